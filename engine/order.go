@@ -238,7 +238,10 @@ type Order struct {
 	NotifyAttempts int         `json:"notify_attempts,omitempty"`
 	NotifyError    string      `json:"notify_error,omitempty"`
 
-	// Anomalies records results that contradicted a terminal status.
+	// Resolution records a person's decision (who and why), if any.
+	Resolution string `json:"resolution,omitempty"`
+	// Anomalies records results that contradicted a terminal status and
+	// late results of earlier attempts.
 	Anomalies []string `json:"anomalies,omitempty"`
 }
 
