@@ -236,7 +236,7 @@ func (o Order) notified(ev EvNotified, now int64) (Order, []Effect, error) {
 		return o, []Effect{PersistOrder{}, Done{}}, nil
 	}
 	o.NotifyError = ev.Err
-	return o, []Effect{PersistOrder{}}, nil
+	return o, []Effect{PersistOrder{}, Notify{}}, nil // keep trying
 }
 
 // resolve applies a person's decision on an order whose outcome is unknown.

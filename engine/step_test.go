@@ -83,7 +83,7 @@ func TestStepScripts(t *testing.T) {
 			{EvStart{}, "persist,submit1", StateSubmitting, 0},
 			{sub(1, OutcomeFailRoute), "persist,submit2", StateSubmitting, 0},
 			{res(2, "b", OutcomeFailRoute), "persist,refund985,notify", StateFailed, StatusReturned},
-			{EvNotified{Err: "500"}, "persist", StateFailed, StatusReturned},
+			{EvNotified{Err: "500"}, "persist,notify", StateFailed, StatusReturned},
 			{EvNotified{Err: "500", Final: true}, "persist,done", StateFailed, StatusReturned},
 		}},
 		{"target failure does not fail over", []step{
