@@ -1,0 +1,380 @@
+// Package actors runs live orders: one protoactor-go actor per live order,
+// behind a fixed set of router shards, each driving its order through
+// engine.Step and carrying out the effects in the order Step gives them.
+//
+// Design note. An order actor exists only while its order has something to
+// do; its whole state is in the order log, so an idle actor stops
+// (ReceiveTimeout) and the next event for the order spawns a fresh one that
+// loads the order again. A router shard owns the map of live actors of its
+// orders; an idle actor asks its router to stop it (passivate), and the router
+// stops it with a PoisonPill, which is queued behind any event the router
+// already forwarded, so no event is lost to a stopping actor.
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"topup/engine"
+	"topup/persistence"
+)
+
+// Channel is a supplier adapter (socket module, Juhe, Dingyin).
+type Channel interface {
+	// Submit sends attempt a of order o and returns the supplier's
+	// synchronous answer. Network errors and time-outs are
+	// OutcomeUncertain; an attempt that certainly never left is
+	// OutcomeFailRoute. Safe for concurrent use; bounds its own concurrency.
+	Submit(ctx context.Context, o *engine.Order, a engine.Attempt) engine.EvSubmitted
+}
+
+// Config tunes the runtime.
+type Config struct {
+	// Node is this node's id.
+	Node uint16
+	// Shards is the number of router actors (default 32).
+	Shards int
+	// RouterMailbox and OrderMailbox bound the mailboxes (defaults 65536, 1024).
+	RouterMailbox, OrderMailbox int
+	// IdleTimeout stops an order actor that received nothing for this long.
+	IdleTimeout time.Duration
+	// Notify is the operator callback policy.
+	Notify NotifyPolicy
+}
+
+// ErrNotFound is returned for an event on an order that is not in the log.
+var ErrNotFound = errors.New("actors: order not found")
+
+// ErrStopped is returned after Close.
+var ErrStopped = errors.New("actors: runtime stopped")
+
+// Runtime owns the actor system and everything order actors need.
+type Runtime struct {
+	cfg      Config
+	sys      *actor.ActorSystem
+	shards   []*actor.PID
+	log      *persistence.Log
+	ledger   *persistence.Ledger
+	channels map[string]Channel
+	notifier *notifier
+	logger   *slog.Logger
+	metrics  *Metrics
+	now      func() time.Time
+	ctx      context.Context
+	cancel   context.CancelFunc
+
+	logFailed  atomic.Bool
+	liveActors atomic.Int64
+	submitting atomic.Int64
+}
+
+// Deps are the runtime's collaborators.
+type Deps struct {
+	Log      *persistence.Log
+	Ledger   *persistence.Ledger
+	Channels map[string]Channel
+	// Deliver posts an operator callback; nil error only when the operator answered "ok".
+	Deliver func(ctx context.Context, url string, body []byte) error
+	// CallbackBody renders the operator callback of a terminal order.
+	CallbackBody func(o *engine.Order) ([]byte, error)
+	Logger       *slog.Logger
+	Metrics      *Metrics
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// New starts a runtime.
+func New(cfg Config, d Deps) *Runtime {
+	if cfg.Shards <= 0 {
+		cfg.Shards = 32
+	}
+	if cfg.RouterMailbox <= 0 {
+		cfg.RouterMailbox = 65536
+	}
+	if cfg.OrderMailbox <= 0 {
+		cfg.OrderMailbox = 1024
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 30 * time.Second
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics(nil)
+	}
+	quiet := d.Logger.Handler()
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(levelFloor{quiet, slog.LevelWarn})
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	rt := &Runtime{cfg: cfg, sys: sys, log: d.Log, ledger: d.Ledger, channels: d.Channels,
+		logger: d.Logger, metrics: d.Metrics, now: d.Now, ctx: ctx, cancel: cancel}
+	rt.notifier = newNotifier(rt, cfg.Notify, d.Deliver, d.CallbackBody)
+	for i := 0; i < cfg.Shards; i++ {
+		props := actor.PropsFromProducer(func() actor.Actor { return &router{rt: rt, children: map[engine.ID]*actor.PID{}} },
+			actor.WithMailbox(actor.Bounded(cfg.RouterMailbox)))
+		rt.shards = append(rt.shards, sys.Root.Spawn(props))
+	}
+	return rt
+}
+
+// Healthy is false once an order log write failed: the node must stop
+// taking orders rather than act on state that is not logged.
+func (rt *Runtime) Healthy() bool { return !rt.logFailed.Load() }
+
+// MarkLogFailed records a failed log write (also used by the accept path).
+func (rt *Runtime) MarkLogFailed(err error) {
+	if rt.logFailed.CompareAndSwap(false, true) {
+		rt.logger.Error("order log write failed; not taking orders until restarted", "err", err)
+		rt.metrics.logFailed.Set(1)
+	}
+}
+
+// LiveActors is the number of order actors currently running.
+func (rt *Runtime) LiveActors() int64 { return rt.liveActors.Load() }
+
+// Submitting is the number of submissions in flight to suppliers.
+func (rt *Runtime) Submitting() int64 { return rt.submitting.Load() }
+
+// Close stops the actor system and the notifier.
+func (rt *Runtime) Close() {
+	rt.cancel()
+	rt.notifier.close()
+	rt.sys.Shutdown()
+}
+
+// envelope carries one event to an order actor.
+type envelope struct {
+	id      engine.ID
+	ev      engine.Event
+	preload *engine.Order
+	reply   chan reply // nil or buffered(1)
+}
+
+type reply struct {
+	order engine.Order
+	err   error
+}
+
+// passivate asks a router to stop an idle or finished order actor.
+type passivate struct {
+	id  engine.ID
+	pid *actor.PID
+}
+
+func (rt *Runtime) shard(id engine.ID) *actor.PID {
+	h := uint64(id) * 0x9e3779b97f4a7c15
+	return rt.shards[(h>>32)%uint64(len(rt.shards))]
+}
+
+// Deliver sends an event to an order, without waiting.
+func (rt *Runtime) Deliver(id engine.ID, ev engine.Event) {
+	if rt.ctx.Err() != nil {
+		return
+	}
+	rt.sys.Root.Send(rt.shard(id), &envelope{id: id, ev: ev})
+}
+
+// Start hands a freshly accepted (and logged) order to its actor.
+func (rt *Runtime) Start(o engine.Order) {
+	if rt.ctx.Err() != nil {
+		return
+	}
+	rt.sys.Root.Send(rt.shard(o.ID), &envelope{id: o.ID, ev: engine.EvStart{}, preload: &o})
+}
+
+// Ask sends an event to an order and waits until the resulting state is
+// durable and its effects are started. It returns the order as it then is.
+func (rt *Runtime) Ask(ctx context.Context, id engine.ID, ev engine.Event) (engine.Order, error) {
+	if rt.ctx.Err() != nil {
+		return engine.Order{}, ErrStopped
+	}
+	ch := make(chan reply, 1)
+	rt.sys.Root.Send(rt.shard(id), &envelope{id: id, ev: ev, reply: ch})
+	select {
+	case r := <-ch:
+		return r.order, r.err
+	case <-ctx.Done():
+		return engine.Order{}, fmt.Errorf("actors: waiting for order %s: %w", id, ctx.Err())
+	}
+}
+
+// router owns the live order actors of one shard.
+type router struct {
+	rt       *Runtime
+	children map[engine.ID]*actor.PID
+}
+
+func (r *router) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *envelope:
+		pid, ok := r.children[m.id]
+		if !ok {
+			props := actor.PropsFromProducer(func() actor.Actor { return &orderActor{rt: r.rt, id: m.id} },
+				actor.WithMailbox(actor.Bounded(r.rt.cfg.OrderMailbox)))
+			pid = ctx.Spawn(props)
+			r.children[m.id] = pid
+		}
+		ctx.Send(pid, m)
+	case *passivate:
+		if pid, ok := r.children[m.id]; ok && pid.Equal(m.pid) {
+			delete(r.children, m.id)
+			ctx.Poison(m.pid)
+		}
+	}
+}
+
+// orderActor drives one order.
+type orderActor struct {
+	rt       *Runtime
+	id       engine.ID
+	order    engine.Order
+	loaded   bool
+	missing  bool
+	stopping bool
+}
+
+func (a *orderActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		a.rt.liveActors.Add(1)
+		ctx.SetReceiveTimeout(a.rt.cfg.IdleTimeout)
+	case *actor.Stopped:
+		a.rt.liveActors.Add(-1)
+	case *actor.ReceiveTimeout:
+		a.passivate(ctx)
+	case *envelope:
+		r := a.handle(ctx, m)
+		if m.reply != nil {
+			m.reply <- r
+		}
+		if a.missing {
+			a.passivate(ctx)
+		}
+	}
+}
+
+func (a *orderActor) passivate(ctx actor.Context) {
+	if a.stopping {
+		return
+	}
+	a.stopping = true
+	ctx.CancelReceiveTimeout()
+	ctx.Send(ctx.Parent(), &passivate{id: a.id, pid: ctx.Self()})
+}
+
+func (a *orderActor) handle(ctx actor.Context, m *envelope) reply {
+	rt := a.rt
+	if !a.loaded {
+		switch {
+		case m.preload != nil:
+			a.order = *m.preload
+		default:
+			o, ok, err := rt.log.GetOrder(a.id)
+			if err != nil {
+				return reply{err: fmt.Errorf("actors: loading order %s: %w", a.id, err)}
+			}
+			if !ok {
+				a.missing = true
+				return reply{err: fmt.Errorf("%w: %s", ErrNotFound, a.id)}
+			}
+			a.order = o
+		}
+		a.loaded = true
+	}
+	next, effects, err := engine.Step(a.order, m.ev, rt.now().UnixMilli())
+	if err != nil {
+		if errors.Is(err, engine.ErrIllegal) {
+			rt.logger.Error("illegal transition", "order", a.id, "event", fmt.Sprintf("%T", m.ev), "err", err)
+		}
+		return reply{order: a.order, err: err}
+	}
+	for _, e := range effects {
+		switch e := e.(type) {
+		case engine.PersistOrder:
+			if err := rt.log.PutOrder(&next); err != nil {
+				rt.MarkLogFailed(err)
+				return reply{order: a.order, err: fmt.Errorf("actors: logging order %s: %w", a.id, err)}
+			}
+			if next.State.Terminal() && !a.order.State.Terminal() {
+				rt.metrics.terminal.WithLabelValues(strconv.Itoa(next.Status)).Inc()
+			}
+			a.order = next
+		case engine.Submit:
+			rt.submit(next, e.Attempt)
+		case engine.Refund:
+			if err := rt.refund(next); err != nil {
+				rt.logger.Warn("refund failed; retrying later", "order", a.id, "err", err)
+				time.AfterFunc(5*time.Second, func() { rt.Deliver(a.id, engine.EvRecovered{}) })
+				a.order = next
+				return reply{order: next}
+			}
+		case engine.Notify:
+			rt.notifier.enqueue(next)
+		case engine.Alert:
+			rt.metrics.anomalies.Inc()
+			rt.logger.Error("ALERT order result contradicts its status", "order", a.id, "uid", next.UID,
+				"order_no", next.OrderNo, "msg", e.Msg)
+		case engine.Done:
+			a.passivate(ctx)
+		}
+	}
+	a.order = next
+	return reply{order: next}
+}
+
+func (rt *Runtime) refund(o engine.Order) error {
+	var err error
+	for try, wait := 0, 50*time.Millisecond; try < 3; try, wait = try+1, wait*4 {
+		ctx, cancel := context.WithTimeout(rt.ctx, 2*time.Second)
+		_, err = rt.ledger.Refund(ctx, o.UID, o.ID, rt.now().UnixMilli())
+		cancel()
+		if err == nil {
+			return nil
+		}
+		time.Sleep(wait)
+	}
+	return err
+}
+
+// submit sends an attempt in the background; its answer comes back as an
+// event. The attempt is already durable in the log.
+func (rt *Runtime) submit(o engine.Order, n int) {
+	att := o.Attempts[n-1]
+	ch, ok := rt.channels[att.Route.Channel]
+	if !ok {
+		// Never sent: a definite failure of this route.
+		rt.Deliver(o.ID, engine.EvSubmitted{Attempt: n, Outcome: engine.OutcomeFailRoute,
+			Detail: "channel " + att.Route.Channel + " is not configured"})
+		return
+	}
+	rt.submitting.Add(1)
+	go func() {
+		defer rt.submitting.Add(-1)
+		ev := ch.Submit(rt.ctx, &o, att)
+		ev.Attempt = n
+		rt.metrics.submits.WithLabelValues(att.Route.Channel, ev.Outcome.String()).Inc()
+		rt.Deliver(o.ID, ev)
+	}()
+}
+
+// levelFloor drops records below a level (protoactor logs a lot at info).
+type levelFloor struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h levelFloor) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
