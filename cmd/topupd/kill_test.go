@@ -139,8 +139,8 @@ func TestSIGKILLDuringBurst(t *testing.T) {
 	}
 	// Duplicates are still answered after the restarts.
 	for _, o := range orders[:20] {
-		if a, err := c.op.PlaceOrder(ctx, o, false); err != nil || a.Code != 200 {
-			t.Fatalf("duplicate after restart: %+v %v", a, err)
+		if a := c.placeWithRetry(ctx, c.op, o); a.Code != 200 {
+			t.Fatalf("duplicate after restart: %+v", a)
 		}
 	}
 	if b := c.balance(opUID); b != funded-charged {
