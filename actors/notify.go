@@ -70,7 +70,10 @@ func (n *notifier) enqueue(o engine.Order) {
 		return
 	}
 	k := o.NotifyAttempts
-	delay := n.policy.Backoff[min(k, len(n.policy.Backoff)-1)]
+	// The wait runs from the order's last change (the previous attempt), so
+	// a restart keeps the schedule instead of starting it over.
+	wait := n.policy.Backoff[min(k, len(n.policy.Backoff)-1)]
+	delay := time.Duration(o.UpdatedAt)*time.Millisecond + wait - time.Duration(n.rt.now().UnixMilli())*time.Millisecond
 	job := notifyJob{id: o.ID, url: o.NotifyURL, body: body, final: k+1 >= n.policy.Attempts}
 	n.rt.metrics.notifyQueued.Inc()
 	if delay <= 0 {

@@ -95,7 +95,20 @@ type cluster struct {
 	seedA   uint64
 }
 
+// clusterOpts vary a cluster from the defaults.
+type clusterOpts struct {
+	// notify is the YAML notify block (default: 5 attempts, short back-off).
+	notify string
+}
+
 func newCluster(t *testing.T, mixA sockmodsim.Mix) *cluster {
+	return newClusterWith(t, mixA, clusterOpts{})
+}
+
+func newClusterWith(t *testing.T, mixA sockmodsim.Mix, opts clusterOpts) *cluster {
+	if opts.notify == "" {
+		opts.notify = "{attempts: 5, backoff: [0s, 200ms, 500ms], timeout: 5s}"
+	}
 	c := &cluster{t: t, dir: t.TempDir(), mixA: mixA, seedA: 7}
 	c.redis = redisserver.StartT(t, redisserver.Options{AppendOnly: true})
 	c.opAddr, c.admin, c.cbAddr = freePort(t), freePort(t), freePort(t)
@@ -135,10 +148,10 @@ channels:
 products:
   - {order_type: 1, carriers: [1, 2, 3], face_values: [1000, 2000, 5000, 10000],
      routes: [{channel: sock-a, charge_type: 0, priority: 1}, {channel: sock-b, charge_type: 0, priority: 2}]}
-notify: {attempts: 5, backoff: [0s, 200ms, 500ms], timeout: 5s}
+notify: %s
 log: {level: info}
 `, filepath.Join(c.dir, "node"), c.redis.Addr(), c.opAddr, c.admin, adminTok, c.cbAddr,
-		opUID, opKey, opUID2, opKey2, c.simA.Addr(), simKeyA, c.simB.Addr(), simKeyB)
+		opUID, opKey, opUID2, opKey2, c.simA.Addr(), simKeyA, c.simB.Addr(), simKeyB, opts.notify)
 	c.cfgPath = filepath.Join(c.dir, "topupd.yaml")
 	if err := os.WriteFile(c.cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

@@ -147,3 +147,63 @@ func TestSIGKILLDuringBurst(t *testing.T) {
 		t.Fatalf("duplicates after restart changed the balance: %d, want %d", b, funded-charged)
 	}
 }
+
+// TestPendingNotificationsSurviveRestart: the operator refuses the first
+// delivery of every callback; the daemon is killed while the retries wait
+// out their 4 s back-off, and after the restart every callback is delivered
+// on schedule, each with the same content as the refused attempt.
+func TestPendingNotificationsSurviveRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	c := newClusterWith(t, sockmodsim.Mix{Success: 1}, clusterOpts{notify: "{attempts: 4, backoff: [0s, 4s], timeout: 5s}"})
+	c.recv.SetFailFirst(1)
+	c.fund(opUID, 1_000_000, "f-n")
+	ctx := context.Background()
+	const n = 50
+	for i := 0; i < n; i++ {
+		o := opersim.Order{OrderNo: fmt.Sprintf("N%03d", i), OrderType: 1, MobileType: 1, Phone: phoneFor(20000 + i), FaceValue: 1000, NotifyURL: c.recv.URL()}
+		if a, err := c.op.PlaceOrder(ctx, o, false); err != nil || a.Code != 200 {
+			t.Fatalf("order %d: %+v %v", i, a, err)
+		}
+	}
+	// Every order got its first (refused) delivery; the next waits 4 s.
+	waitFor(t, time.Minute, "first deliveries", func() bool {
+		for i := 0; i < n; i++ {
+			if len(c.recv.Callbacks(opUID, fmt.Sprintf("N%03d", i))) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	for i := 0; i < n; i++ {
+		if k := c.recv.Acked(opUID, fmt.Sprintf("N%03d", i)); k != 0 {
+			t.Fatalf("order %d acknowledged before the restart", i)
+		}
+	}
+	c.kill()
+	c.start()
+	waitFor(t, time.Minute, "deliveries after restart", func() bool {
+		for i := 0; i < n; i++ {
+			if c.recv.Acked(opUID, fmt.Sprintf("N%03d", i)) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	for i := 0; i < n; i++ {
+		no := fmt.Sprintf("N%03d", i)
+		bodies := c.recv.Bodies(opUID, no)
+		if len(bodies) < 2 {
+			t.Fatalf("order %s: %d deliveries", no, len(bodies))
+		}
+		for _, b := range bodies[1:] {
+			if string(b) != string(bodies[0]) {
+				t.Fatalf("order %s: deliveries differ:\n%s\n%s", no, bodies[0], b)
+			}
+		}
+		if v, _ := c.order(opUID, no); v.Notify != "delivered" {
+			t.Fatalf("order %s: notify %s", no, v.Notify)
+		}
+	}
+}

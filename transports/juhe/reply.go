@@ -1,0 +1,159 @@
+package juhe
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"topup/engine"
+)
+
+// ErrReply: a reply body is not a JSON object with an integer error_code.
+var ErrReply = errors.New("juhe: unparseable reply")
+
+// reply is a decoded submit or query reply. Result fields absent from the
+// reply are empty.
+type reply struct {
+	Code   int
+	Reason string
+	Result replyResult
+}
+
+// replyResult holds the fields of "result" that either reply may carry.
+type replyResult struct {
+	SporderID  string
+	OrderID    string
+	Phone      string
+	Pid        string
+	UOrderCash string
+	GameState  string
+}
+
+// wireReply is the JSON shape of a reply. error_code is a json.Number so
+// that both 0 and "0" decode; result is decoded separately because it is
+// null, "" or [] on errors.
+type wireReply struct {
+	ErrorCode json.Number     `json:"error_code"`
+	Reason    text            `json:"reason"`
+	Result    json.RawMessage `json:"result"`
+}
+
+type wireResult struct {
+	SporderID  text `json:"sporder_id"`
+	OrderID    text `json:"orderid"`
+	Phone      text `json:"phone"`
+	Pid        text `json:"pid"`
+	UOrderCash text `json:"uordercash"`
+	GameState  text `json:"game_state"`
+}
+
+// text is a JSON scalar read as text: a string as is, a number, true or
+// false as written, null as "". Objects and arrays are errors.
+type text string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *text) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 {
+		return errors.New("empty value")
+	}
+	switch b[0] {
+	case '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*t = text(s)
+	case 'n':
+		*t = ""
+	case '{', '[':
+		return fmt.Errorf("%.16q is not a scalar", b)
+	default:
+		*t = text(b)
+	}
+	return nil
+}
+
+// parseReply decodes a reply body. It fails, wrapping ErrReply, unless the
+// body is one JSON object whose error_code is an integer.
+func parseReply(body []byte) (reply, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || body[0] != '{' {
+		return reply{}, fmt.Errorf("%w: not a JSON object", ErrReply)
+	}
+	var w wireReply
+	if err := json.Unmarshal(body, &w); err != nil {
+		return reply{}, fmt.Errorf("%w: %w", ErrReply, err)
+	}
+	if w.ErrorCode == "" {
+		return reply{}, fmt.Errorf("%w: no error_code", ErrReply)
+	}
+	code, err := strconv.Atoi(string(w.ErrorCode))
+	if err != nil {
+		return reply{}, fmt.Errorf("%w: error_code %q is not an integer", ErrReply, string(w.ErrorCode))
+	}
+	r := reply{Code: code, Reason: string(w.Reason)}
+	if res := bytes.TrimSpace(w.Result); len(res) > 0 && res[0] == '{' {
+		var wr wireResult
+		if err := json.Unmarshal(res, &wr); err != nil {
+			return reply{}, fmt.Errorf("%w: result: %w", ErrReply, err)
+		}
+		r.Result = replyResult{
+			SporderID:  string(wr.SporderID),
+			OrderID:    string(wr.OrderID),
+			Phone:      string(wr.Phone),
+			Pid:        string(wr.Pid),
+			UOrderCash: string(wr.UOrderCash),
+			GameState:  string(wr.GameState),
+		}
+	}
+	return r, nil
+}
+
+// maxYuanDigits bounds the integer part of an amount so that the value in
+// fen always fits an int64.
+const maxYuanDigits = 15
+
+// parseYuan parses a non-negative decimal amount in yuan ("19.630", "7",
+// "0.5") into fen, rounded half up at the third decimal, without a float.
+// Signs, exponents and empty parts are rejected.
+func parseYuan(s string) (engine.Fen, error) {
+	i := 0
+	var fen int64
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		if i == maxYuanDigits {
+			return 0, fmt.Errorf("juhe: amount %q too large", s)
+		}
+		fen = fen*10 + int64(s[i]-'0')
+		i++
+	}
+	if i == 0 {
+		return 0, fmt.Errorf("juhe: amount %q is not a decimal number", s)
+	}
+	fen *= 100
+	if i == len(s) {
+		return engine.Fen(fen), nil
+	}
+	if s[i] != '.' || i+1 == len(s) {
+		return 0, fmt.Errorf("juhe: amount %q is not a decimal number", s)
+	}
+	frac := s[i+1:]
+	for k := range len(frac) {
+		c := frac[k]
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("juhe: amount %q is not a decimal number", s)
+		}
+		switch k {
+		case 0:
+			fen += int64(c-'0') * 10
+		case 1:
+			fen += int64(c - '0')
+		case 2:
+			if c >= '5' {
+				fen++
+			}
+		}
+	}
+	return engine.Fen(fen), nil
+}
