@@ -6,6 +6,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type Metrics struct {
 	terminal     *prometheus.CounterVec
 	submits      *prometheus.CounterVec
+	queries      *prometheus.CounterVec
 	anomalies    prometheus.Counter
 	notifies     *prometheus.CounterVec
 	notifyQueued prometheus.Gauge
@@ -19,6 +20,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Orders that reached a terminal status, by operator status (4, 9, 10)."}, []string{"status"}),
 		submits: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "topup_supplier_submits_total",
 			Help: "Supplier submissions by channel and synchronous outcome."}, []string{"channel", "outcome"}),
+		queries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "topup_supplier_queries_total",
+			Help: "Supplier status queries by channel and outcome."}, []string{"channel", "outcome"}),
 		anomalies: prometheus.NewCounter(prometheus.CounterOpts{Name: "topup_result_anomalies_total",
 			Help: "Supplier results that contradicted an order's terminal status."}),
 		notifies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "topup_notify_attempts_total",
@@ -29,7 +32,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "1 once an order log write failed (the node stops taking orders)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.terminal, m.submits, m.anomalies, m.notifies, m.notifyQueued, m.logFailed)
+		reg.MustRegister(m.terminal, m.submits, m.queries, m.anomalies, m.notifies, m.notifyQueued, m.logFailed)
 	}
 	return m
 }

@@ -47,6 +47,8 @@ type Config struct {
 	IdleTimeout time.Duration
 	// Notify is the operator callback policy.
 	Notify NotifyPolicy
+	// Query is the policy for attempts without a definite result.
+	Query QueryPolicy
 }
 
 // ErrNotFound is returned for an event on an order that is not in the log.
@@ -69,6 +71,8 @@ type Runtime struct {
 	now      func() time.Time
 	ctx      context.Context
 	cancel   context.CancelFunc
+
+	timers timers
 
 	logFailed  atomic.Bool
 	liveActors atomic.Int64
@@ -121,6 +125,8 @@ func New(cfg Config, d Deps) *Runtime {
 	rt := &Runtime{cfg: cfg, sys: sys, log: d.Log, ledger: d.Ledger, channels: d.Channels,
 		logger: d.Logger, metrics: d.Metrics, now: d.Now, ctx: ctx, cancel: cancel}
 	rt.notifier = newNotifier(rt, cfg.Notify, d.Deliver, d.CallbackBody)
+	rt.timers.m = map[engine.ID]*time.Timer{}
+	rt.cfg.Query = cfg.Query.withDefaults()
 	for i := 0; i < cfg.Shards; i++ {
 		props := actor.PropsFromProducer(func() actor.Actor { return &router{rt: rt, children: map[engine.ID]*actor.PID{}} },
 			actor.WithMailbox(actor.Bounded(cfg.RouterMailbox)))
@@ -150,6 +156,7 @@ func (rt *Runtime) Submitting() int64 { return rt.submitting.Load() }
 // Close stops the actor system and the notifier.
 func (rt *Runtime) Close() {
 	rt.cancel()
+	rt.timers.stopAll()
 	rt.notifier.close()
 	rt.sys.Shutdown()
 }
@@ -160,6 +167,8 @@ type envelope struct {
 	ev      engine.Event
 	preload *engine.Order
 	reply   chan reply // nil or buffered(1)
+	// tick, when non-zero, is a timer for this attempt (query or hold) and ev is nil.
+	tick int
 }
 
 type reply struct {
@@ -259,6 +268,9 @@ func (a *orderActor) Receive(ctx actor.Context) {
 		if m.reply != nil {
 			m.reply <- r
 		}
+		if a.loaded && !a.missing {
+			a.rt.schedule(&a.order)
+		}
 		if a.missing {
 			a.passivate(ctx)
 		}
@@ -293,10 +305,17 @@ func (a *orderActor) handle(ctx actor.Context, m *envelope) reply {
 		}
 		a.loaded = true
 	}
-	next, effects, err := engine.Step(a.order, m.ev, rt.now().UnixMilli())
+	ev := m.ev
+	if m.tick != 0 {
+		var ok bool
+		if ev, ok = rt.tick(&a.order, m.tick); !ok {
+			return reply{order: a.order}
+		}
+	}
+	next, effects, err := engine.Step(a.order, ev, rt.now().UnixMilli())
 	if err != nil {
 		if errors.Is(err, engine.ErrIllegal) {
-			rt.logger.Error("illegal transition", "order", a.id, "event", fmt.Sprintf("%T", m.ev), "err", err)
+			rt.logger.Error("illegal transition", "order", a.id, "event", fmt.Sprintf("%T", ev), "err", err)
 		}
 		return reply{order: a.order, err: err}
 	}

@@ -86,6 +86,10 @@ type EvResolve struct {
 // EvDeadline fires when the order's deadline passes.
 type EvDeadline struct{}
 
+// EvHold fires when attempt Attempt has had no definite result for the hold
+// window: the order is held for a person's decision.
+type EvHold struct{ Attempt int }
+
 func (EvStart) isEvent()     {}
 func (EvSubmitted) isEvent() {}
 func (EvResult) isEvent()    {}
@@ -93,6 +97,7 @@ func (EvRecovered) isEvent() {}
 func (EvNotified) isEvent()  {}
 func (EvResolve) isEvent()   {}
 func (EvDeadline) isEvent()  {}
+func (EvHold) isEvent()      {}
 
 // Effect is an instruction from Step to the runtime. The runtime carries out
 // the effects of one Step in the order given and stops at the first failure.

@@ -238,6 +238,9 @@ type Order struct {
 	NotifyAttempts int         `json:"notify_attempts,omitempty"`
 	NotifyError    string      `json:"notify_error,omitempty"`
 
+	// HeldAt is set (unix ms) when an attempt stayed without a definite
+	// result past the hold window: the order waits for a person's decision.
+	HeldAt int64 `json:"held_at,omitempty"`
 	// Resolution records a person's decision (who and why), if any.
 	Resolution string `json:"resolution,omitempty"`
 	// Anomalies records results that contradicted a terminal status and

@@ -40,6 +40,13 @@ func Step(o Order, ev Event, now int64) (Order, []Effect, error) {
 		return o.notified(ev, now)
 	case EvResolve:
 		return o.resolve(ev, now)
+	case EvHold:
+		if (o.State != StatePlaced && o.State != StateUncertain) || o.HeldAt != 0 || ev.Attempt != len(o.Attempts) {
+			return o, nil, nil // settled, already held, or moved on
+		}
+		o.HeldAt = now
+		o.UpdatedAt = now
+		return o, []Effect{PersistOrder{}}, nil
 	case EvDeadline:
 		if o.State != StateAccepted {
 			return o, nil, nil // a supplier has the order; the deadline no longer applies

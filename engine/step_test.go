@@ -98,6 +98,20 @@ func TestStepScripts(t *testing.T) {
 			{EvDeadline{}, "", StateUncertain, 0},
 			{res(1, "a", OutcomeFailRoute), "persist,submit2", StateSubmitting, 0},
 		}},
+		{"hold after the window, then a late definite result still settles it", []step{
+			{EvStart{}, "persist,submit1", StateSubmitting, 0},
+			{sub(1, OutcomeUncertain), "persist", StateUncertain, 0},
+			{EvHold{Attempt: 1}, "persist", StateUncertain, 0},
+			{EvHold{Attempt: 1}, "", StateUncertain, 0},
+			{res(1, "a", OutcomeSuccess), "persist,notify", StateSucceeded, StatusSuccess},
+			{EvHold{Attempt: 1}, "", StateSucceeded, StatusSuccess},
+		}},
+		{"hold of an earlier attempt is ignored", []step{
+			{EvStart{}, "persist,submit1", StateSubmitting, 0},
+			{res(1, "a", OutcomeFailRoute), "persist,submit2", StateSubmitting, 0},
+			{sub(2, OutcomeAccepted), "persist", StatePlaced, 0},
+			{EvHold{Attempt: 1}, "", StatePlaced, 0},
+		}},
 		{"partial success is held", []step{
 			{EvStart{}, "persist,submit1", StateSubmitting, 0},
 			{res(1, "a", OutcomePartial), "persist", StateUncertain, 0},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -37,6 +38,11 @@ type Config struct {
 	Products []Product `yaml:"products"`
 	// Notify is the operator callback delivery policy.
 	Notify Notify `yaml:"notify"`
+	// Query is how attempts without a definite result are followed up.
+	Query Query `yaml:"query"`
+	// PublicURL is where suppliers reach this node's operator listener
+	// (behind the load balancer); HTTP supplier callback URLs are built from it.
+	PublicURL string `yaml:"public_url"`
 	// Log configures the daemon's own log lines.
 	Log Log `yaml:"log"`
 }
@@ -102,16 +108,54 @@ type Merchant struct {
 type Channel struct {
 	// Name is how routes refer to the channel.
 	Name string `yaml:"name"`
-	// Kind is the protocol: "sockmod".
+	// Kind is the protocol: "sockmod", "juhe" or "dingyin".
 	Kind string `yaml:"kind"`
 	// Addr is the socket module's host:port (sockmod).
 	Addr string `yaml:"addr"`
-	// MD5Key signs traffic with this supplier. Never logged.
+	// MD5Key signs traffic with a socket module. Never logged.
 	MD5Key string `yaml:"md5key"`
+	// BaseURL is the HTTP supplier's base URL (juhe, dingyin).
+	BaseURL string `yaml:"base_url"`
+	// OpenID is the Juhe account's OpenID.
+	OpenID string `yaml:"openid"`
+	// UserID is the Dingyin merchant number.
+	UserID string `yaml:"userid"`
+	// Key is the HTTP supplier's signing key (Juhe key/appkey, Dingyin key). Never logged.
+	Key string `yaml:"key"`
+	// Callbacks asks the supplier to call back (juhe cburl, dingyin back_url);
+	// without them the adapter polls the supplier's status query.
+	Callbacks bool `yaml:"callbacks"`
 	// Timeout bounds one submission (connect, send, synchronous answer).
 	Timeout time.Duration `yaml:"timeout"`
-	// MaxInflight bounds concurrent submissions to the channel.
+	// MaxInflight bounds concurrent submissions and queries to the channel.
 	MaxInflight int `yaml:"max_inflight"`
+	// LowBalance (fen) takes the channel out of rotation while the supplier
+	// balance it reports is below it; 0 turns the check off.
+	LowBalance int64 `yaml:"low_balance"`
+	// BalancePoll is how often the supplier balance is asked for, where the
+	// protocol has a balance query (dingyin); 0 turns polling off.
+	BalancePoll time.Duration `yaml:"balance_poll"`
+	// Breaker tunes the channel's circuit breaker.
+	Breaker Breaker `yaml:"breaker"`
+}
+
+// Breaker tunes a channel's circuit breaker: it opens when FailRatio of the
+// last Window attempts (at least MinSamples) failed or timed out, rejects
+// submissions for OpenFor, then lets one probe through.
+type Breaker struct {
+	Window     int           `yaml:"window"`
+	MinSamples int           `yaml:"min_samples"`
+	FailRatio  float64       `yaml:"fail_ratio"`
+	OpenFor    time.Duration `yaml:"open_for"`
+}
+
+// Query is the follow-up policy for attempts without a definite result.
+type Query struct {
+	// Schedule is the wait before each status query (the last repeats).
+	Schedule []time.Duration `yaml:"schedule"`
+	// HoldAfter holds an attempt without a definite result for a person's
+	// decision this long after its submission.
+	HoldAfter time.Duration `yaml:"hold_after"`
 }
 
 // Product is a sellable (order type, carriers, face values) and its routes.
@@ -166,6 +210,7 @@ func Default() Config {
 		AdminAPI:    AdminAPI{Listen: "127.0.0.1:8089"},
 		Sockmod:     Sockmod{CallbackListen: "127.0.0.1:50899", Workers: 256},
 		Notify:      Notify{Attempts: 3, Backoff: []time.Duration{0, 5 * time.Second, 30 * time.Second}, Timeout: 10 * time.Second, Workers: 256},
+		Query:       Query{Schedule: []time.Duration{5 * time.Second, 15 * time.Second, time.Minute, 5 * time.Minute}, HoldAfter: 30 * time.Minute},
 		Log:         Log{Level: "info", Format: "text"},
 	}
 }
@@ -266,8 +311,30 @@ func (c *Config) Validate() error {
 			if ch.MD5Key == "" {
 				bad("%s.md5key: required", f)
 			}
+		case "juhe", "dingyin":
+			if !httpURL(ch.BaseURL) {
+				bad("%s.base_url %q: want an http(s) URL", f, ch.BaseURL)
+			}
+			if ch.Key == "" {
+				bad("%s.key: required", f)
+			}
+			if ch.Kind == "juhe" && ch.OpenID == "" {
+				bad("%s.openid: required", f)
+			}
+			if ch.Kind == "dingyin" && ch.UserID == "" {
+				bad("%s.userid: required", f)
+			}
+			if ch.Callbacks && c.PublicURL == "" {
+				bad("%s.callbacks: needs public_url", f)
+			}
 		default:
-			bad("%s.kind %q: must be sockmod", f, ch.Kind)
+			bad("%s.kind %q: must be sockmod, juhe or dingyin", f, ch.Kind)
+		}
+		if ch.LowBalance < 0 || ch.BalancePoll < 0 {
+			bad("%s.low_balance and balance_poll: must not be negative", f)
+		}
+		if b := ch.Breaker; b.Window < 0 || b.MinSamples < 0 || b.FailRatio < 0 || b.FailRatio > 1 || b.OpenFor < 0 {
+			bad("%s.breaker: window, min_samples, open_for must not be negative; fail_ratio 0..1", f)
 		}
 		if ch.Timeout <= 0 {
 			bad("%s.timeout: must be positive", f)
@@ -334,6 +401,17 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if c.PublicURL != "" && !httpURL(c.PublicURL) {
+		bad("public_url %q: want an http(s) URL", c.PublicURL)
+	}
+	if len(c.Query.Schedule) == 0 || c.Query.HoldAfter <= 0 {
+		bad("query.schedule and query.hold_after: required")
+	}
+	for _, d := range c.Query.Schedule {
+		if d < time.Second {
+			bad("query.schedule: %s is under 1s", d)
+		}
+	}
 	if c.Notify.Attempts < 3 {
 		bad("notify.attempts %d: at least 3 (the operator protocol promises 3)", c.Notify.Attempts)
 	}
@@ -357,6 +435,11 @@ func (c *Config) Validate() error {
 		bad("log.format %q: text or json", c.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+func httpURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // EngineMerchant converts a bootstrap merchant.

@@ -43,6 +43,7 @@ type Node struct {
 	metrics  *nodeMetrics
 	products []engine.Product
 	sockChs  []*sockmodChannel
+	guards   map[string]*actors.Guarded
 	sockCli  *sockmod.Client
 	acceptor *acceptor
 
@@ -107,16 +108,27 @@ func Start(cfg config.Config, logger *slog.Logger) (*Node, error) {
 		return nil, fmt.Errorf("daemon: socket-module client: %w", err)
 	}
 	channels := map[string]actors.Channel{}
+	n.guards = map[string]*actors.Guarded{}
 	for _, ch := range cfg.Channels {
+		var inner actors.Channel
 		switch ch.Kind {
 		case "sockmod":
 			sc := newSockmodChannel(ch, n.sockCli)
 			n.sockChs = append(n.sockChs, sc)
-			channels[ch.Name] = sc
+			inner = sc
 		}
+		if inner == nil {
+			continue
+		}
+		g := actors.Guard(inner, actors.GuardConfig{Name: ch.Name, MaxInflight: ch.MaxInflight, LowBalance: engine.Fen(ch.LowBalance),
+			Breaker: actors.BreakerConfig{Window: ch.Breaker.Window, MinSamples: ch.Breaker.MinSamples,
+				FailRatio: ch.Breaker.FailRatio, OpenFor: ch.Breaker.OpenFor}}, n.reg, n.now)
+		n.guards[ch.Name] = g
+		channels[ch.Name] = g.Channel()
 	}
 	notifier := operapi.NewNotifier(operapi.NotifierOptions{Timeout: cfg.Notify.Timeout})
 	n.rt = actors.New(actors.Config{Node: nodeID(cfg), IdleTimeout: cfg.Node.IdleActorTimeout,
+		Query:  actors.QueryPolicy{Schedule: cfg.Query.Schedule, HoldAfter: cfg.Query.HoldAfter},
 		Notify: actors.NotifyPolicy{Attempts: cfg.Notify.Attempts, Backoff: cfg.Notify.Backoff, Timeout: cfg.Notify.Timeout, Workers: cfg.Notify.Workers}},
 		actors.Deps{Log: n.log, Ledger: n.ledger, Channels: channels, Deliver: notifier.Deliver,
 			CallbackBody: n.callbackBody, Logger: logger, Metrics: actors.NewMetrics(n.reg)})
@@ -187,7 +199,9 @@ func (n *Node) recover(ctx context.Context) error {
 		counts[o.State.String()]++
 		switch o.State {
 		case engine.StatePlaced, engine.StateUncertain:
-			// Waiting for the supplier: nothing to do until a result arrives.
+			// Waiting for the supplier: no actor until a result, query or
+			// hold is due.
+			n.rt.Schedule(o)
 			return nil
 		}
 		n.rt.Deliver(o.ID, engine.EvRecovered{})

@@ -85,6 +85,11 @@ func (n *Node) handleSockmodCallback(frame []byte) ([]byte, bool) {
 		n.logger.Warn("socket-module callback with a bad sign", "charge_id", r.ChargeID)
 		return nil, false
 	}
+	if r.RetBalance > 0 {
+		if g, ok := n.guards[ch.cfg.Name]; ok {
+			g.ReportBalance(r.RetBalance)
+		}
+	}
 	id, attempt := engine.SplitSupplierNo(r.ChargeID)
 	if id.Node() != nodeID(n.cfg) {
 		n.metrics.callbacks.WithLabelValues("sockmod", "other_node").Inc()
