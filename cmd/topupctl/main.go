@@ -29,6 +29,8 @@ Admin commands (flags -admin URL, -token T; or env TOPUP_ADMIN, TOPUP_TOKEN):
   topupctl order UID ORDER_NO                     an order by operator order number
   topupctl held                                   orders awaiting a decision (uncertain)
   topupctl resolve ID success|failed WHO WHY      decide an uncertain order
+  topupctl reconcile [--fix]                      compare Redis with the order log and funding records;
+                                                  --fix repairs Redis (orders are refused while it runs)
 
 Trying the engine by hand:
   topupctl push -api URL -uid UID -key KEY -order-no N -phone P -face FEN [-type 1 -carrier 1] -notify URL
@@ -40,6 +42,7 @@ func main() {
 	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
 	admin := fs.String("admin", envOr("TOPUP_ADMIN", "http://127.0.0.1:8089"), "admin API base URL")
 	token := fs.String("token", os.Getenv("TOPUP_TOKEN"), "admin bearer token")
+	fix := fs.Bool("fix", false, "reconcile: repair Redis")
 	if len(os.Args) < 2 {
 		fs.Usage()
 		os.Exit(2)
@@ -81,6 +84,10 @@ func main() {
 		err = c.do("GET", "/admin/orders/"+url.PathEscape(args[0]), nil)
 	case cmd == "order" && len(args) == 2:
 		err = c.do("GET", "/admin/orders?uid="+url.QueryEscape(args[0])+"&order_no="+url.QueryEscape(args[1]), nil)
+	case cmd == "reconcile" && len(args) == 0 && *fix:
+		err = c.do("POST", "/admin/reconcile?fix=1", nil)
+	case cmd == "reconcile" && len(args) == 0:
+		err = c.do("GET", "/admin/reconcile", nil)
 	case cmd == "held" && len(args) == 0:
 		err = c.do("GET", "/admin/orders/held", nil)
 	case cmd == "resolve" && len(args) == 4:

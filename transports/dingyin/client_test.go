@@ -213,8 +213,6 @@ func TestTransportFailuresAreUncertain(t *testing.T) {
 	big := strings.Repeat("x", MaxResponseBody+1)
 	var redirectTargetHit atomic.Int64
 	s := startSupplier(t, func(s *supplier, ctx *fasthttp.RequestCtx) {
-		switch string(ctx.Request.Header.Peek("X-Test")) {
-		}
 		switch acct := string(ctx.PostArgs().Peek("account")); acct {
 		case "slow":
 			select {
@@ -234,8 +232,8 @@ func TestTransportFailuresAreUncertain(t *testing.T) {
 		case "garbage":
 			ctx.SetBodyString("success")
 		case "close":
-			ctx.SetConnectionClose()
-			ctx.Hijack(func(c net.Conn) {}) // closes without an answer
+			ctx.HijackSetNoResponse(true)
+			ctx.Hijack(func(net.Conn) {}) // the connection closes without an answer
 		default:
 			if string(ctx.Path()) == "/elsewhere" {
 				redirectTargetHit.Add(1)

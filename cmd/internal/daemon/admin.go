@@ -150,9 +150,39 @@ func (n *Node) admin(ctx *fasthttp.RequestCtx, path string) {
 		n.adminOrder(ctx, parts[2])
 	case len(parts) == 4 && parts[0] == "admin" && parts[1] == "orders" && parts[3] == "resolve" && method == "POST":
 		n.adminResolve(ctx, parts[2])
+	case len(parts) == 2 && parts[0] == "admin" && parts[1] == "reconcile" && (method == "GET" || method == "POST"):
+		n.adminReconcile(ctx, method == "POST" && string(ctx.QueryArgs().Peek("fix")) == "1")
 	default:
 		adminError(ctx, engine.ErrNotFound, method+" "+path)
 	}
+}
+
+// adminReconcile compares Redis with the order log and funding records and,
+// with fix, repairs Redis. A fix stops taking orders while it runs (waiting
+// for accepts in flight to finish) so the log and Redis hold still.
+func (n *Node) adminReconcile(ctx *fasthttp.RequestCtx, fix bool) {
+	if fix {
+		n.reconciling.Store(true)
+		defer n.reconciling.Store(false)
+		deadline := time.Now().Add(10 * time.Second)
+		for len(n.acceptor.inflight) > 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rep, err := persistence.Reconcile(rctx, n.log, n.ledger, fix)
+	if err != nil {
+		adminError(ctx, engine.ErrConflict, err.Error())
+		return
+	}
+	for _, m := range rep.Merchants {
+		for _, d := range m.Diffs {
+			n.logger.Warn("reconcile difference", "uid", d.UID, "kind", d.Kind, "id", d.ID, "want", d.Want, "got", d.Got, "fixed", d.Fixed, "detail", d.Detail)
+		}
+	}
+	n.logger.Info("reconcile done", "fix", fix, "differences", rep.Differences, "fixed", rep.Fixed)
+	writeJSON(ctx, 200, rep)
 }
 
 func (n *Node) adminFund(ctx *fasthttp.RequestCtx, uid string) {

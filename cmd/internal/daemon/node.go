@@ -50,12 +50,13 @@ type Node struct {
 	mu        sync.RWMutex
 	merchants map[string]engine.Merchant
 
-	recovered atomic.Bool
-	opSrv     *fasthttp.Server
-	adminSrv  *fasthttp.Server
-	opLn      net.Listener
-	adminLn   net.Listener
-	cbSrv     *sockmod.CallbackServer
+	recovered   atomic.Bool
+	reconciling atomic.Bool
+	opSrv       *fasthttp.Server
+	adminSrv    *fasthttp.Server
+	opLn        net.Listener
+	adminLn     net.Listener
+	cbSrv       *sockmod.CallbackServer
 }
 
 // nodeID is the node id as the engine uses it.
@@ -244,7 +245,9 @@ func (n *Node) recover(ctx context.Context) error {
 	return nil
 }
 
-func (n *Node) ready() bool { return n.recovered.Load() && n.rt.Healthy() }
+func (n *Node) ready() bool {
+	return n.recovered.Load() && n.rt.Healthy() && !n.reconciling.Load()
+}
 
 func (n *Node) merchant(uid string) (engine.Merchant, bool) {
 	n.mu.RLock()
