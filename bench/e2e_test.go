@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -52,8 +51,9 @@ func TestBurstEndToEnd(t *testing.T) {
 	if res.Accept.Count != 300 || res.Accept.P99 <= 0 || res.EndToEnd.Count != 300 {
 		t.Fatalf("latency: accept %+v end-to-end %+v", res.Accept, res.EndToEnd)
 	}
+	t.Logf("accepted %.0f/s, accept p99 %.2f ms, end-to-end p99 %.1f ms, engine RSS peak %d MB",
+		res.Load.AcceptedPerSec, res.Accept.P99, res.EndToEnd.P99, res.Engine.RSSPeak>>20)
 	if res.Engine.PID == 0 || res.Engine.RSSPeak == 0 {
 		t.Fatalf("engine figures %+v", res.Engine)
 	}
-	_ = os.Getenv
 }

@@ -110,7 +110,7 @@ func newClusterWith(t *testing.T, mixA sockmodsim.Mix, opts clusterOpts) *cluste
 		opts.notify = "{attempts: 5, backoff: [0s, 200ms, 500ms], timeout: 5s}"
 	}
 	c := &cluster{t: t, dir: t.TempDir(), mixA: mixA, seedA: 7}
-	c.redis = redisserver.StartT(t, redisserver.Options{AppendOnly: true})
+	c.redis = redisserver.StartT(t, redisserver.Options{AppendOnly: true, ExtraArgs: []string{"--appendfsync", "always"}})
 	c.opAddr, c.admin, c.cbAddr = freePort(t), freePort(t), freePort(t)
 	var err error
 	c.simA, err = sockmodsim.Start(sockmodsim.Config{Listen: "127.0.0.1:0", MD5Key: simKeyA, CallbackAddr: c.cbAddr,

@@ -81,7 +81,8 @@ func Start(cfg config.Config, logger *slog.Logger) (*Node, error) {
 		_, port, _ := net.SplitHostPort(cfg.Redis.Addr)
 		var p int
 		fmt.Sscan(port, &p)
-		srv, err := redisserver.Start(redisserver.Options{Dir: filepath.Join(cfg.Node.DataDir, "redis"), Port: p, AppendOnly: true})
+		srv, err := redisserver.Start(redisserver.Options{Dir: filepath.Join(cfg.Node.DataDir, "redis"), Port: p, AppendOnly: true,
+			ExtraArgs: []string{"--appendfsync", "always"}})
 		if err != nil {
 			return nil, fmt.Errorf("daemon: spawning redis: %w", err)
 		}
