@@ -29,7 +29,9 @@ engine and resends it until the engine answers OK. Each phone number's
 outcome is drawn deterministically from -mix and -seed.
 
 Usage:
-  topupsim -key MD5KEY [flags]
+  topupsim [sockmod] -key MD5KEY [flags]   a socket module (this page)
+  topupsim juhe -h                         a Juhe flow-recharge supplier
+  topupsim dingyin -h                      a Dingyin-style supplier
 
 Example:
   topupsim -listen 127.0.0.1:60001 -key bff0378ea5ef0d5d \
@@ -39,6 +41,16 @@ Flags:
 `
 
 func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "juhe":
+			os.Exit(runJuhe(os.Args[2:]))
+		case "dingyin":
+			os.Exit(runDingyin(os.Args[2:]))
+		case "sockmod":
+			os.Args = append(os.Args[:1], os.Args[2:]...)
+		}
+	}
 	if err := run(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)

@@ -31,21 +31,24 @@ import (
 
 // Node is one running engine node.
 type Node struct {
-	cfg      config.Config
-	logger   *slog.Logger
-	now      func() time.Time
-	log      *persistence.Log
-	rdb      *redis.Client
-	redisSrv *redisserver.Server
-	ledger   *persistence.Ledger
-	rt       *actors.Runtime
-	reg      *prometheus.Registry
-	metrics  *nodeMetrics
-	products []engine.Product
-	sockChs  []*sockmodChannel
-	guards   map[string]*actors.Guarded
-	sockCli  *sockmod.Client
-	acceptor *acceptor
+	cfg        config.Config
+	logger     *slog.Logger
+	now        func() time.Time
+	log        *persistence.Log
+	rdb        *redis.Client
+	redisSrv   *redisserver.Server
+	ledger     *persistence.Ledger
+	rt         *actors.Runtime
+	reg        *prometheus.Registry
+	metrics    *nodeMetrics
+	products   []engine.Product
+	sockChs    []*sockmodChannel
+	juheChs    map[string]*juheChannel
+	dingyinChs map[string]*dingyinChannel
+	guards     map[string]*actors.Guarded
+	bgCancel   context.CancelFunc
+	sockCli    *sockmod.Client
+	acceptor   *acceptor
 
 	mu        sync.RWMutex
 	merchants map[string]engine.Merchant
@@ -111,6 +114,9 @@ func Start(cfg config.Config, logger *slog.Logger) (*Node, error) {
 	}
 	channels := map[string]actors.Channel{}
 	n.guards = map[string]*actors.Guarded{}
+	n.juheChs, n.dingyinChs = map[string]*juheChannel{}, map[string]*dingyinChannel{}
+	bg, bgCancel := context.WithCancel(context.Background())
+	n.bgCancel = bgCancel
 	for _, ch := range cfg.Channels {
 		var inner actors.Channel
 		switch ch.Kind {
@@ -118,6 +124,20 @@ func Start(cfg config.Config, logger *slog.Logger) (*Node, error) {
 			sc := newSockmodChannel(ch, n.sockCli)
 			n.sockChs = append(n.sockChs, sc)
 			inner = sc
+		case "juhe":
+			jc, err := newJuheChannel(ch, cfg.PublicURL)
+			if err != nil {
+				return nil, err
+			}
+			n.juheChs[ch.Name] = jc
+			inner = jc
+		case "dingyin":
+			dc, err := newDingyinChannel(ch, cfg.PublicURL, n.now)
+			if err != nil {
+				return nil, err
+			}
+			n.dingyinChs[ch.Name] = dc
+			inner = dc
 		}
 		if inner == nil {
 			continue
@@ -127,6 +147,12 @@ func Start(cfg config.Config, logger *slog.Logger) (*Node, error) {
 				FailRatio: ch.Breaker.FailRatio, OpenFor: ch.Breaker.OpenFor}}, n.reg, n.now)
 		n.guards[ch.Name] = g
 		channels[ch.Name] = g.Channel()
+		if dc, ok := n.dingyinChs[ch.Name]; ok {
+			dc.guard = g
+			if ch.BalancePoll > 0 {
+				go dc.pollBalance(bg, n)
+			}
+		}
 	}
 	notifier := operapi.NewNotifier(operapi.NotifierOptions{Timeout: cfg.Notify.Timeout})
 	n.rt = actors.New(actors.Config{Node: nodeID(cfg), IdleTimeout: cfg.Node.IdleActorTimeout,
@@ -280,7 +306,7 @@ func (n *Node) startOperatorAPI() error {
 		return fmt.Errorf("daemon: operator api: %w", err)
 	}
 	n.opLn = ln
-	n.opSrv = &fasthttp.Server{Handler: operapi.NewHandler(n.acceptor, nil), Name: "topupd",
+	n.opSrv = &fasthttp.Server{Handler: operapi.NewHandler(n.acceptor, n.handleSupplierCallback), Name: "topupd",
 		MaxRequestBodySize: n.cfg.OperatorAPI.MaxBodyBytes, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
 		IdleTimeout: 120 * time.Second, Concurrency: 256 * 1024, NoDefaultServerHeader: true}
 	go func() {
@@ -296,6 +322,9 @@ func (n *Node) OperatorAddr() string { return n.opLn.Addr().String() }
 
 // Close stops the node. Safe on a partly started node.
 func (n *Node) Close() {
+	if n.bgCancel != nil {
+		n.bgCancel()
+	}
 	if n.opSrv != nil {
 		_ = n.opSrv.Shutdown()
 	}
