@@ -66,6 +66,10 @@ type Log struct {
 
 	// fundMu makes PutFunding's read-then-write atomic; fundings are rare.
 	fundMu sync.Mutex
+
+	// unsafeNoSync commits without Sync. Only the power-loss test's
+	// negative control sets it, to prove that test can fail.
+	unsafeNoSync bool
 }
 
 // OpenLog opens (creating if needed) the order log of node in dir.
@@ -175,6 +179,9 @@ func (l *Log) commit(b *pebble.Batch) (err error) {
 		return err
 	}
 	defer l.recoverFatal(&err)
+	if l.unsafeNoSync {
+		return b.Commit(pebble.NoSync)
+	}
 	return b.Commit(pebble.Sync)
 }
 
