@@ -53,7 +53,7 @@ func (n *Node) startAdmin() error {
 	n.adminLn = ln
 	metrics := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
 	n.adminSrv = &fasthttp.Server{Name: "topupd-admin", NoDefaultServerHeader: true, MaxRequestBodySize: 64 << 10,
-		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, CloseOnShutdown: true, IdleTimeout: time.Minute,
 		Handler: func(ctx *fasthttp.RequestCtx) {
 			path := string(ctx.Path())
 			switch path {

@@ -308,7 +308,7 @@ func (n *Node) startOperatorAPI() error {
 	n.opLn = ln
 	n.opSrv = &fasthttp.Server{Handler: operapi.NewHandler(n.acceptor, n.handleSupplierCallback), Name: "topupd",
 		MaxRequestBodySize: n.cfg.OperatorAPI.MaxBodyBytes, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
-		IdleTimeout: 120 * time.Second, Concurrency: 256 * 1024, NoDefaultServerHeader: true}
+		IdleTimeout: 120 * time.Second, Concurrency: 256 * 1024, NoDefaultServerHeader: true, CloseOnShutdown: true}
 	go func() {
 		if err := n.opSrv.Serve(ln); err != nil {
 			n.logger.Error("operator api stopped", "err", err)
@@ -325,11 +325,13 @@ func (n *Node) Close() {
 	if n.bgCancel != nil {
 		n.bgCancel()
 	}
-	if n.opSrv != nil {
-		_ = n.opSrv.Shutdown()
-	}
-	if n.adminSrv != nil {
-		_ = n.adminSrv.Shutdown()
+	// Listeners first; idle keep-alive connections get a short grace period.
+	for _, srv := range []*fasthttp.Server{n.opSrv, n.adminSrv} {
+		if srv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			_ = srv.ShutdownWithContext(ctx)
+			cancel()
+		}
 	}
 	if n.cbSrv != nil {
 		_ = n.cbSrv.Close()
