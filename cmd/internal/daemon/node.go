@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
@@ -65,8 +66,22 @@ type Node struct {
 // nodeID is the node id as the engine uses it.
 func nodeID(c config.Config) uint16 { return uint16(c.Node.ID) }
 
+// Option adjusts how a node starts (tests).
+type Option func(*startOptions)
+
+type startOptions struct {
+	logFS vfs.FS
+}
+
+// WithLogFS runs the order log on fs (fault injection in tests).
+func WithLogFS(fs vfs.FS) Option { return func(o *startOptions) { o.logFS = fs } }
+
 // Start opens everything, recovers live orders and starts the listeners.
-func Start(cfg config.Config, logger *slog.Logger) (*Node, error) {
+func Start(cfg config.Config, logger *slog.Logger, opts ...Option) (*Node, error) {
+	var so startOptions
+	for _, o := range opts {
+		o(&so)
+	}
 	n := &Node{cfg: cfg, logger: logger, now: time.Now, merchants: map[string]engine.Merchant{},
 		products: cfg.EngineProducts(), reg: prometheus.NewRegistry()}
 	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -93,7 +108,7 @@ func Start(cfg config.Config, logger *slog.Logger) (*Node, error) {
 		logger.Info("spawned redis-server", "addr", srv.Addr(), "dir", filepath.Join(cfg.Node.DataDir, "redis"))
 	}
 	var err error
-	n.log, err = persistence.OpenLog(filepath.Join(cfg.Node.DataDir, "orderlog"), nodeID(cfg), persistence.LogOptions{})
+	n.log, err = persistence.OpenLog(filepath.Join(cfg.Node.DataDir, "orderlog"), nodeID(cfg), persistence.LogOptions{FS: so.logFS, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: opening order log: %w", err)
 	}
