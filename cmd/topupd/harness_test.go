@@ -99,6 +99,11 @@ type cluster struct {
 type clusterOpts struct {
 	// notify is the YAML notify block (default: 5 attempts, short back-off).
 	notify string
+	// channels and products are extra YAML list items (each line starting
+	// with "  - "); %OP% in them is replaced by the operator listener address.
+	channels, products string
+	// query is the YAML query block (default: short schedule, 8s hold).
+	query string
 }
 
 func newCluster(t *testing.T, mixA sockmodsim.Mix) *cluster {
@@ -108,6 +113,9 @@ func newCluster(t *testing.T, mixA sockmodsim.Mix) *cluster {
 func newClusterWith(t *testing.T, mixA sockmodsim.Mix, opts clusterOpts) *cluster {
 	if opts.notify == "" {
 		opts.notify = "{attempts: 5, backoff: [0s, 200ms, 500ms], timeout: 5s}"
+	}
+	if opts.query == "" {
+		opts.query = "{schedule: [1s, 1s, 2s], hold_after: 8s}"
 	}
 	c := &cluster{t: t, dir: t.TempDir(), mixA: mixA, seedA: 7}
 	c.redis = redisserver.StartT(t, redisserver.Options{AppendOnly: true, ExtraArgs: []string{"--appendfsync", "always"}})
@@ -145,13 +153,18 @@ merchants:
 channels:
   - {name: sock-a, kind: sockmod, addr: %q, md5key: %q, timeout: 5s, max_inflight: 500}
   - {name: sock-b, kind: sockmod, addr: %q, md5key: %q, timeout: 5s, max_inflight: 500}
+%s
 products:
   - {order_type: 1, carriers: [1, 2, 3], face_values: [1000, 2000, 5000, 10000],
      routes: [{channel: sock-a, charge_type: 0, priority: 1}, {channel: sock-b, charge_type: 0, priority: 2}]}
+%s
 notify: %s
+query: %s
+public_url: "http://%s"
 log: {level: info}
 `, filepath.Join(c.dir, "node"), c.redis.Addr(), c.opAddr, c.admin, adminTok, c.cbAddr,
-		opUID, opKey, opUID2, opKey2, c.simA.Addr(), simKeyA, c.simB.Addr(), simKeyB, opts.notify)
+		opUID, opKey, opUID2, opKey2, c.simA.Addr(), simKeyA, c.simB.Addr(), simKeyB,
+		strings.ReplaceAll(opts.channels, "%OP%", c.opAddr), opts.products, opts.notify, opts.query, c.opAddr)
 	c.cfgPath = filepath.Join(c.dir, "topupd.yaml")
 	if err := os.WriteFile(c.cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -340,4 +353,3 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 
 func keyOf(uid, orderNo string) string { return uid + "/" + orderNo }
 
-var _ = strings.TrimSpace

@@ -78,10 +78,10 @@ func TestParseCallbackRejects(t *testing.T) {
 		{"application/x-www-form-urlencoded; charset=big5", callbackBody},
 		{"application/x-www-form-urlencoded; charset=utf-8", callbackBody}, // GBK bytes
 		{";;", callbackBody},
-		{"", "userid=10001&sporderid=1&sign=X"},                    // no resultno
-		{"", "userid=10001&resultno=1&sign=X"},                     // no sporderid
-		{"", "sporderid=1&resultno=1&sign=X"},                      // no userid
-		{"", "userid=10001&sporderid=1&resultno=1"},                // no sign
+		{"", "userid=10001&sporderid=1&sign=X"},                       // no resultno
+		{"", "userid=10001&resultno=1&sign=X"},                        // no sporderid
+		{"", "sporderid=1&resultno=1&sign=X"},                         // no userid
+		{"", "userid=10001&sporderid=1&resultno=1"},                   // no sign
 		{"", "userid=10001&sporderid=1&resultno=1&resultno=9&sign=X"}, // twice
 		{"", ""},
 	}

@@ -252,18 +252,18 @@ func (c *Client) post(ctx context.Context, url string, body []byte) ([]byte, err
 // result classifies the answer to a submission or status query.
 func result(op string, body []byte, err error, sporderID string, query bool) Result {
 	if err != nil {
-		return Result{Outcome: engine.OutcomeUncertain, Detail: "dingyin: " + op + ": " + err.Error()}
+		return Result{Outcome: engine.OutcomeUncertain, Detail: op + ": " + err.Error()}
 	}
 	r, err := parseReply(body)
 	if err != nil {
-		return Result{Outcome: engine.OutcomeUncertain, Detail: "dingyin: " + op + ": " + err.Error()}
+		return Result{Outcome: engine.OutcomeUncertain, Detail: op + ": " + err.Error()}
 	}
 	if r.ResultNo == "" {
-		return Result{Outcome: engine.OutcomeUncertain, Detail: "dingyin: " + op + ": " + ErrBadReply.Error() + ": no resultno"}
+		return Result{Outcome: engine.OutcomeUncertain, Detail: op + ": " + ErrBadReply.Error() + ": no resultno"}
 	}
 	if r.SporderID != "" && r.SporderID != sporderID {
 		return Result{Outcome: engine.OutcomeUncertain,
-			Detail: fmt.Sprintf("dingyin: %s: %v: answer names sporderid %q, not %q", op, ErrBadReply, r.SporderID, sporderID)}
+			Detail: fmt.Sprintf("%s: %v: answer names sporderid %q, not %q", op, ErrBadReply, r.SporderID, sporderID)}
 	}
 	res := Result{
 		Outcome:  ClassifyResultNo(r.ResultNo, query),

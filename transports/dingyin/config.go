@@ -26,8 +26,11 @@ const (
 
 // Paths of the supplier's calls, relative to Config.BaseURL.
 const (
-	SubmitPath  = "/gameonlinepay.do"
-	QueryPath   = "/searchpay.do"
+	// SubmitPath is the order submission call.
+	SubmitPath = "/gameonlinepay.do"
+	// QueryPath is the status query call.
+	QueryPath = "/searchpay.do"
+	// BalancePath is the balance query call.
 	BalancePath = "/searchbalance.do"
 )
 

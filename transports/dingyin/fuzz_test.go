@@ -81,3 +81,29 @@ func FuzzParseXML(f *testing.F) {
 		_ = result("query", body, nil, r.SporderID, true)
 	})
 }
+
+// FuzzParseCallback checks that ParseCallback never panics and that what it
+// accepts has its required fields and valid UTF-8.
+func FuzzParseCallback(f *testing.F) {
+	f.Add([]byte(""), []byte(callbackBody))
+	f.Add([]byte(ctForm+"; charset=gbk"), []byte(callbackBody))
+	f.Add([]byte(ctForm+"; charset=utf-8"), []byte("userid=1&sporderid=%E5%BC%A0&resultno=1&sign=x"))
+	f.Add([]byte("text/plain"), []byte("a=b"))
+	f.Add([]byte(""), []byte("userid=1&sporderid=%zz&resultno=%&sign=+&sign"))
+	f.Fuzz(func(t *testing.T, ct, body []byte) {
+		cb, err := ParseCallback(ct, body)
+		if err != nil {
+			return
+		}
+		if cb.UserID == "" || cb.SporderID == "" || cb.ResultNo == "" || cb.Sign == "" {
+			t.Fatalf("accepted without a required field: %+v", cb)
+		}
+		for _, p := range cb.fields() {
+			if !utf8.ValidString(*p.dst) {
+				t.Fatalf("%s is not UTF-8: %q", p.name, *p.dst)
+			}
+		}
+		_ = cb.SignOK(testKey)
+		_ = cb.Outcome()
+	})
+}

@@ -33,17 +33,25 @@ func serve(t *testing.T, h fasthttp.RequestHandler) string {
 		t.Fatal(err)
 	}
 	srv := &fasthttp.Server{Handler: h, ReadTimeout: 5 * time.Second, IdleTimeout: 5 * time.Second}
-	var wg sync.WaitGroup
-	wg.Go(func() {
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
 		if err := srv.Serve(ln); err != nil {
 			t.Errorf("serve: %v", err)
 		}
-	})
+	}()
 	t.Cleanup(func() {
-		if err := srv.Shutdown(); err != nil {
-			t.Errorf("shutdown: %v", err)
+		// Shutdown is a no-op until Serve has registered the listener.
+		for {
+			if err := srv.Shutdown(); err != nil {
+				t.Errorf("shutdown: %v", err)
+			}
+			select {
+			case <-served:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
 		}
-		wg.Wait()
 	})
 	return "http://" + ln.Addr().String()
 }

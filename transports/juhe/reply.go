@@ -6,12 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 
 	"topup/engine"
 )
 
-// ErrReply: a reply body is not a JSON object with an integer error_code.
-var ErrReply = errors.New("juhe: unparseable reply")
+// errReply: a reply body is not a JSON object with an integer error_code.
+var errReply = errors.New("juhe: unparseable reply")
 
 // reply is a decoded submit or query reply. Result fields absent from the
 // reply are empty.
@@ -60,6 +61,12 @@ func (t *text) UnmarshalJSON(b []byte) error {
 	}
 	switch b[0] {
 	case '"':
+		// The decoder has checked the syntax already: without escapes and
+		// with valid UTF-8 the text is the bytes between the quotes.
+		if inner := b[1 : len(b)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+			*t = text(inner)
+			return nil
+		}
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
@@ -75,29 +82,29 @@ func (t *text) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// parseReply decodes a reply body. It fails, wrapping ErrReply, unless the
+// parseReply decodes a reply body. It fails, wrapping errReply, unless the
 // body is one JSON object whose error_code is an integer.
 func parseReply(body []byte) (reply, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' {
-		return reply{}, fmt.Errorf("%w: not a JSON object", ErrReply)
+		return reply{}, fmt.Errorf("%w: not a JSON object", errReply)
 	}
 	var w wireReply
 	if err := json.Unmarshal(body, &w); err != nil {
-		return reply{}, fmt.Errorf("%w: %w", ErrReply, err)
+		return reply{}, fmt.Errorf("%w: %w", errReply, err)
 	}
 	if w.ErrorCode == "" {
-		return reply{}, fmt.Errorf("%w: no error_code", ErrReply)
+		return reply{}, fmt.Errorf("%w: no error_code", errReply)
 	}
 	code, err := strconv.Atoi(string(w.ErrorCode))
 	if err != nil {
-		return reply{}, fmt.Errorf("%w: error_code %q is not an integer", ErrReply, string(w.ErrorCode))
+		return reply{}, fmt.Errorf("%w: error_code %q is not an integer", errReply, string(w.ErrorCode))
 	}
 	r := reply{Code: code, Reason: string(w.Reason)}
 	if res := bytes.TrimSpace(w.Result); len(res) > 0 && res[0] == '{' {
 		var wr wireResult
 		if err := json.Unmarshal(res, &wr); err != nil {
-			return reply{}, fmt.Errorf("%w: result: %w", ErrReply, err)
+			return reply{}, fmt.Errorf("%w: result: %w", errReply, err)
 		}
 		r.Result = replyResult{
 			SporderID:  string(wr.SporderID),
