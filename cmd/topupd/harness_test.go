@@ -352,4 +352,3 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 }
 
 func keyOf(uid, orderNo string) string { return uid + "/" + orderNo }
-
