@@ -5,7 +5,7 @@ PKGS      := ./...
 CONFIG    ?= config/example.yaml
 GOTESTFLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all build run test test-short lint deps sim bench fuzz clean
+.PHONY: all build run test test-short lint deps sim bench fuzz clean torture recovery-bench
 
 all: build
 
@@ -44,13 +44,38 @@ lint:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt needed"; exit 1; }
 	$(GO) vet $(PKGS)
 
+# torture: the kill -9 test at full size (10,000 orders across socket and
+# HTTP suppliers, 20 SIGKILLs); `make test` runs it at 600 orders, 2 kills.
+TORTURE_ORDERS ?= 10000
+TORTURE_KILLS  ?= 20
+torture: deps
+	TOPUP_TORTURE_ORDERS=$(TORTURE_ORDERS) TOPUP_TORTURE_KILLS=$(TORTURE_KILLS) \
+	  $(GO) test -count=1 -timeout 60m -run 'TestSIGKILLDuringBurst' -v ./cmd/topupd/ 2>&1 | tee var/torture.log | grep -E 'torture:|^(--- |ok|FAIL|PASS)'
+
+# recovery-bench: start-up recovery of an order log with 1,000,000 orders.
+RECOVERY_ORDERS ?= 1000000
+recovery-bench: deps
+	TOPUP_RECOVERY_ORDERS=$(RECOVERY_ORDERS) $(GO) test -count=1 -timeout 60m -run 'TestRecoveryOfALargeLog' -v ./cmd/topupd/ | grep -E 'recovery|^(--- |ok|FAIL)'
+
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzFrameEnd -fuzztime 30s ./transports/sockmod/
 	$(GO) test -run XXX -fuzz FuzzDecodeResult -fuzztime 30s ./transports/sockmod/
 	$(GO) test -run XXX -fuzz FuzzParseOrder -fuzztime 30s ./transports/operapi/
 
-bench:
+# bench: the micro-benchmarks, then the standard topupbench suite (ceilings,
+# burst, rate, mixed, duplicates, pending; several minutes) against a started
+# bin/topupd. Results: bench/results/standard.{json,txt,svg}.
+bench: deps build
 	$(GO) test -run XXX -bench . -benchmem ./engine/ ./transports/... ./persistence/
+	$(GO) build -o $(BIN)/ ./cmd/topupbench
+	$(BIN)/topupbench -engine-bin $(BIN)/topupd -out bench/results standard
+
+# bench-smoke: every topupbench workload at small sizes (about a minute);
+# fails on any correctness violation. Results: bench/results/smoke.{json,txt,svg}.
+.PHONY: bench-smoke
+bench-smoke: deps build
+	$(GO) build -o $(BIN)/ ./cmd/topupbench
+	$(BIN)/topupbench -engine-bin $(BIN)/topupd -out bench/results smoke
 
 clean:
 	rm -rf $(BIN)

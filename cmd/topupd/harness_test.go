@@ -104,6 +104,8 @@ type clusterOpts struct {
 	channels, products string
 	// query is the YAML query block (default: short schedule, 8s hold).
 	query string
+	// prepare runs on the node's data dir before the daemon first starts.
+	prepare func(dataDir string)
 }
 
 func newCluster(t *testing.T, mixA sockmodsim.Mix) *cluster {
@@ -168,6 +170,9 @@ log: {level: info}
 	c.cfgPath = filepath.Join(c.dir, "topupd.yaml")
 	if err := os.WriteFile(c.cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	if opts.prepare != nil {
+		opts.prepare(filepath.Join(c.dir, "node"))
 	}
 	c.start()
 	t.Cleanup(c.stop)
