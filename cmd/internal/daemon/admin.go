@@ -120,7 +120,7 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 //	GET  /admin/merchants/{uid}/ledger?n= latest ledger entries (newest first)
 //	GET  /admin/orders/{id}
 //	GET  /admin/orders?uid=&order_no=
-//	GET  /admin/orders/held               orders awaiting a decision (uncertain)
+//	GET  /admin/orders/held               orders awaiting a decision: uncertain, or held after the hold window
 //	POST /admin/orders/{id}/resolve       {"result": "success"|"failed", "by": "...", "why": "..."}
 func (n *Node) admin(ctx *fasthttp.RequestCtx, path string) {
 	parts := strings.Split(strings.Trim(path, "/"), "/")
@@ -291,7 +291,7 @@ func orderView(o *engine.Order) map[string]any {
 		"carrier": o.Carrier, "phone": o.Phone, "face_value": int64(o.FaceValue), "charge": int64(o.Charge),
 		"state": o.State.String(), "status": o.Status, "reason": o.Reason, "query_status": o.QueryStatus(),
 		"notify": o.Notify.String(), "notify_attempts": o.NotifyAttempts, "notify_error": o.NotifyError,
-		"attempts": attemptViews(o.Attempts), "resolution": o.Resolution, "anomalies": o.Anomalies,
+		"attempts": attemptViews(o.Attempts), "resolution": o.Resolution, "held_at": o.HeldAt, "anomalies": o.Anomalies,
 		"created_at": o.CreatedAt, "updated_at": o.UpdatedAt, "notify_url": o.NotifyURL}
 }
 
@@ -307,7 +307,7 @@ func attemptViews(as []engine.Attempt) []map[string]any {
 func (n *Node) adminHeld(ctx *fasthttp.RequestCtx) {
 	var held []map[string]any
 	err := n.log.ScanLive(func(o *engine.Order) error {
-		if o.State == engine.StateUncertain && len(held) < 10000 {
+		if (o.State == engine.StateUncertain || o.HeldAt != 0) && len(held) < 10000 {
 			held = append(held, orderView(o))
 		}
 		return nil
