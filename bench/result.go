@@ -20,6 +20,11 @@ type Result struct {
 	Started     time.Time `json:"started"`
 	WallSeconds float64   `json:"wall_seconds"`
 
+	// SupplierDelayMs is the longest delay a supplier was configured to
+	// take before its result (latency + jitter + follow-up), 0 for an
+	// engine already running.
+	SupplierDelayMs float64 `json:"supplier_delay_max_ms"`
+
 	// Load is the load phase's figures.
 	Load LoadFigures `json:"load"`
 	// Accept is the latency of the order requests (open loop: from each
@@ -31,6 +36,12 @@ type Result struct {
 	// resolving them. It includes the suppliers' own delay.
 	EndToEnd         load.Summary `json:"end_to_end_latency"`
 	EndToEndSpectrum []load.Point `json:"end_to_end_spectrum,omitempty"`
+	// BeyondSupplier is EndToEnd minus the delay the suppliers were
+	// configured to take for each order (their latency, plus the follow-up
+	// of an uncertain result, summed over the order's attempts): the
+	// engine's own share. Their jitter (±) remains in it; values below
+	// zero count as zero. Started engines only.
+	BeyondSupplier load.Summary `json:"end_to_end_beyond_supplier_latency"`
 	// Errors counts failed order requests by reason code ("timeout" and
 	// "transport" for requests with no answer).
 	Errors map[string]int `json:"errors"`
@@ -68,6 +79,8 @@ type LoadFigures struct {
 	Accepted int `json:"accepted"`
 	Rejected int `json:"rejected"`
 	Unknown  int `json:"unknown"`
+	// UnknownAccepted is the Unknown orders found in the engine.
+	UnknownAccepted int `json:"unknown_accepted"`
 	// Seconds is the load phase from the first send to the last answer.
 	Seconds float64 `json:"seconds"`
 	// AcceptedPerSec is distinct accepted orders per second of the load
@@ -121,17 +134,25 @@ type EngineFigures struct {
 }
 
 // PendingFigures is the many-pending workload's memory and restart
-// measurements.
+// measurements. The orders are pushed in two halves and the RSS read once
+// each half is pending.
 type PendingFigures struct {
-	// Pending is the orders waiting at suppliers when RSS was read.
-	Pending int `json:"pending"`
-	// RSSBefore is the engine's RSS before the load; RSSPending with the
-	// orders pending.
-	RSSBefore  int64 `json:"rss_before_bytes"`
+	// RSSBefore is the engine's RSS before the load.
+	RSSBefore int64 `json:"rss_before_bytes"`
+	// PendingHalf and RSSHalf: orders pending and RSS after the first half.
+	PendingHalf int   `json:"pending_half"`
+	RSSHalf     int64 `json:"rss_half_bytes"`
+	// Pending and RSSPending: orders pending and RSS after both halves.
+	Pending    int   `json:"pending"`
 	RSSPending int64 `json:"rss_pending_bytes"`
-	// BytesPerOrder is (RSSPending − RSSBefore) / Pending.
-	BytesPerOrder float64 `json:"bytes_per_pending_order"`
-	// RSSFor1M extrapolates RSSBefore + 1,000,000 × BytesPerOrder.
+	// BytesPerOrder is the memory of one more pending order: (RSSPending −
+	// RSSHalf) / (Pending − PendingHalf). AvgBytesPerOrder is (RSSPending −
+	// RSSBefore) / Pending, which also carries the working set the load
+	// itself grew (noisy for small N).
+	BytesPerOrder    float64 `json:"bytes_per_pending_order"`
+	AvgBytesPerOrder float64 `json:"avg_bytes_per_pending_order"`
+	// RSSFor1M extrapolates RSSPending + (1,000,000 − Pending) ×
+	// BytesPerOrder (RSSPending itself from 1,000,000 pending up).
 	RSSFor1M int64 `json:"rss_for_1m_pending_bytes"`
 	// RestartReadySeconds is from the exec of an engine killed with the
 	// orders pending to its /readyz answering 200 (0: no restart).
@@ -162,14 +183,21 @@ type CallbackFigures struct {
 // Charged, Charged being the charge of every order called back with status
 // 4 (engine.ChargeFor(face, price_permille)).
 type BalanceFigures struct {
+	// UID is the merchant; PricePermille its price (charge = face ×
+	// price / 1000, rounded half up).
 	UID           string `json:"uid"`
 	PricePermille int64  `json:"price_permille"`
-	Before        int64  `json:"before"`
-	Funded        int64  `json:"funded"`
-	Charged       int64  `json:"charged"`
-	Expected      int64  `json:"expected"`
-	Actual        int64  `json:"actual"`
-	Trusted       bool   `json:"trusted"`
+	// Before is the balance before the run's funding; Funded what the run
+	// funded; Charged the charges of the orders called back with status 4
+	// (all in fen).
+	Before  int64 `json:"before"`
+	Funded  int64 `json:"funded"`
+	Charged int64 `json:"charged"`
+	// Expected is Before + Funded − Charged; Actual and Trusted are what
+	// the admin API reports at the end.
+	Expected int64 `json:"expected"`
+	Actual   int64 `json:"actual"`
+	Trusted  bool  `json:"trusted"`
 }
 
 // Violation is one correctness violation.

@@ -114,7 +114,7 @@ func faceValue(i int) engine.Fen {
 // 5000, 10000 fen), order type 1. The ceilings send the same bodies.
 func OrderFor(runID string, i int, notifyURL string) opersim.Order {
 	return opersim.Order{
-		OrderNo:    "b" + runID + "-" + strconv.Itoa(i),
+		OrderNo:    orderNo(runID, i),
 		OrderType:  1,
 		MobileType: 1 + i%3,
 		Phone:      fmt.Sprintf("13%09d", i%1_000_000_000),
@@ -122,6 +122,9 @@ func OrderFor(runID string, i int, notifyURL string) opersim.Order {
 		NotifyURL:  notifyURL,
 	}
 }
+
+// orderNo is the order_no of order i of a run.
+func orderNo(runID string, i int) string { return "b" + runID + "-" + strconv.Itoa(i) }
 
 // answerState is what an order's answers say about it.
 type answerState uint8
@@ -174,6 +177,10 @@ func begin(ctx context.Context, name string, c Common, n int, cfg any) (*run, er
 	r.result = Result{Workload: name, Config: cfg, Started: r.began, Target: "external"}
 	if c.Target.Spawned() {
 		r.result.Target = "started"
+		for _, s := range c.Suppliers {
+			d := s.Latency + s.Jitter + s.FollowUp
+			r.result.SupplierDelayMs = max(r.result.SupplierDelayMs, float64(d.Microseconds())/1000)
+		}
 	}
 	c.Logf("%s: setting up (%s engine)", name, r.result.Target)
 	rg, err := newRig(ctx, c.Target, c.Suppliers, c.Conns)
@@ -310,6 +317,7 @@ func (r *run) finish(ctx context.Context, rec load.Recording) (res Result, err e
 			lf.Unknown++
 			if r.slots[i].found {
 				lf.Accepted++
+				lf.UnknownAccepted++
 			}
 		}
 	}
@@ -385,7 +393,7 @@ func (r *run) lookupUnknown(ctx context.Context) error {
 		}
 	}
 	return forEach(ctx, idx, 16, func(i int) error {
-		_, found, err := r.rig.admin.orderByNo(ctx, r.rig.uid, r.order(i).OrderNo)
+		_, found, err := r.rig.admin.orderByNo(ctx, r.rig.uid, orderNo(r.c.RunID, i))
 		if err != nil {
 			return err
 		}
@@ -410,7 +418,7 @@ func (r *run) waitCallbacks(ctx context.Context, want []int, deadline time.Time)
 	for {
 		var still []int
 		for _, i := range missing {
-			if _, ok := r.rig.tap.firstArrival(r.rig.uid, r.order(i).OrderNo); !ok {
+			if _, ok := r.rig.tap.firstArrival(r.rig.uid, orderNo(r.c.RunID, i)); !ok {
 				still = append(still, i)
 			}
 		}
@@ -457,7 +465,7 @@ func (r *run) settle(ctx context.Context, v *violations) error {
 		r.c.Logf("%s: %d orders without a callback; resolving those held", r.name, len(missing))
 		var resolved atomic.Int64
 		err := forEach(ctx, missing, 16, func(i int) error {
-			no := r.order(i).OrderNo
+			no := orderNo(r.c.RunID, i)
 			o, found, err := r.rig.admin.orderByNo(ctx, r.rig.uid, no)
 			if err != nil || !found {
 				return err // not found: reported as missing later
@@ -597,13 +605,19 @@ func (r *run) check(ctx context.Context, v *violations) {
 // figures fills the latency, timeline and resource figures.
 func (r *run) figures(rec load.Recording) {
 	rg := r.rig
-	e2e := load.NewHistogram()
+	e2e, beyond := load.NewHistogram(), load.NewHistogram()
+	delays := map[string]time.Duration{}
+	for _, s := range rg.sims {
+		for acct, d := range s.delays() {
+			delays[acct] += d
+		}
+	}
 	var last time.Time
 	perSecond := map[int]int{}
 	lf := &r.result.Load
 	for i := range r.slots {
 		s := &r.slots[i]
-		at, ok := rg.tap.firstArrival(rg.uid, r.order(i).OrderNo)
+		at, ok := rg.tap.firstArrival(rg.uid, orderNo(r.c.RunID, i))
 		if !ok {
 			continue
 		}
@@ -614,8 +628,11 @@ func (r *run) figures(rec load.Recording) {
 			continue
 		}
 		lf.CompletedOnTheirOwn++
-		us := at.Sub(time.Unix(0, s.sentAt)).Microseconds()
-		_ = e2e.RecordValue(max(us, 1))
+		took := at.Sub(time.Unix(0, s.sentAt))
+		_ = e2e.RecordValue(max(took.Microseconds(), 1))
+		if len(rg.sims) > 0 {
+			_ = beyond.RecordValue(max((took - delays[r.order(i).Phone]).Microseconds(), 1))
+		}
 		if at.After(last) {
 			last = at
 		}
@@ -625,6 +642,7 @@ func (r *run) figures(rec load.Recording) {
 	}
 	r.result.EndToEnd = load.Summarize(e2e)
 	r.result.EndToEndSpectrum = load.Spectrum(e2e)
+	r.result.BeyondSupplier = load.Summarize(beyond)
 
 	samples, peak := r.usage.close()
 	redisSamples, redisPeak := r.redisUse.close()

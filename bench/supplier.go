@@ -117,6 +117,11 @@ type supplierSim interface {
 	acked() int
 	// pending is the orders with results still to deliver.
 	pending() int
+	// callbacksOK is the result callbacks the engine answered OK.
+	callbacksOK() int
+	// delays is, per account, the delay the simulator was configured to
+	// take before the final result of its orders for it.
+	delays() map[string]time.Duration
 	// stats is the simulator's view of the run.
 	stats() SupplierStats
 	close() error
@@ -161,6 +166,20 @@ func (s *sockSupplier) recharges() map[string]int { return s.sim.Stats().Success
 func (s *sockSupplier) acked() int { return s.sim.Stats().Acked }
 
 func (s *sockSupplier) pending() int { return s.sim.Stats().Pending }
+
+func (s *sockSupplier) callbacksOK() int { return s.sim.Stats().CallbacksOK }
+
+func (s *sockSupplier) delays() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for _, r := range s.sim.Records() {
+		d := s.spec.Latency
+		if r.Kind == sockmodsim.KindUncertain {
+			d += s.spec.FollowUp
+		}
+		out[r.ChargeAcct] += d
+	}
+	return out
+}
 
 func (s *sockSupplier) stats() SupplierStats {
 	st := s.sim.Stats()

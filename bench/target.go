@@ -68,12 +68,14 @@ type Target struct {
 	// http://127.0.0.1:8088 (one node, or several behind a balancer). Set
 	// instead of EngineBin.
 	OperatorURL string `json:"operator_url,omitempty"`
-	// AdminURL and AdminToken reach that engine's admin API.
-	AdminURL   string `json:"admin_url,omitempty"`
+	// AdminURL reaches that engine's admin API.
+	AdminURL string `json:"admin_url,omitempty"`
+	// AdminToken is its bearer token (never written to results).
 	AdminToken string `json:"-"`
-	// UID and Key are the merchant whose orders the harness pushes; it must
-	// be in the engine's merchants list (there is no create endpoint).
+	// UID is the merchant whose orders the harness pushes; it must be in
+	// the engine's merchants list (there is no create endpoint).
 	UID string `json:"uid,omitempty"`
+	// Key is that merchant's md5key (never written to results).
 	Key string `json:"-"`
 	// PID is that engine's process id, for RSS and CPU figures (0: not
 	// measured).

@@ -249,9 +249,11 @@ type PendingConfig struct {
 }
 
 // RunPending leaves N orders waiting at a supplier that answers only after
-// Latency, reads the engine's RSS per pending order, optionally kills and
-// restarts the engine to time its recovery, then waits for the results and
-// checks every order.
+// Latency. It pushes them in two halves and reads the engine's RSS once each
+// half is pending, so the memory of a pending order is the slope between the
+// two readings (the engine's fixed working set cancels out); optionally it
+// kills and restarts the engine to time its recovery; then it waits for the
+// results and checks every order.
 func RunPending(ctx context.Context, cfg PendingConfig) (Result, error) {
 	if cfg.N == 0 {
 		cfg.N = 10_000
@@ -268,8 +270,8 @@ func RunPending(ctx context.Context, cfg PendingConfig) (Result, error) {
 		cfg.SettleTimeout = cfg.Latency + 2*time.Minute
 	}
 	cfg.Common = cfg.Common.withDefaults(slow)
-	if cfg.N < 1 || cfg.N > 10_000_000 || cfg.Latency < 0 || cfg.Hold < 0 {
-		return Result{}, fmt.Errorf("bench: pending: N %d must be 1..1e7, Latency and Hold not negative", cfg.N)
+	if cfg.N < 2 || cfg.N > 10_000_000 || cfg.Latency < 0 || cfg.Hold < 0 {
+		return Result{}, fmt.Errorf("bench: pending: N %d must be 2..1e7, Latency and Hold not negative", cfg.N)
 	}
 	r, err := begin(ctx, WorkloadPending, cfg.Common, cfg.N, cfg)
 	if err != nil {
@@ -281,50 +283,77 @@ func RunPending(ctx context.Context, cfg PendingConfig) (Result, error) {
 	if u, ok := r.usage.sample(); ok {
 		pf.RSSBefore = u.RSSBytes
 	}
-	cfg.Logf("pending: pushing %d orders to a supplier answering after %s", cfg.N, cfg.Latency)
-	rec, err := load.RunClosed(ctx, load.Closed{N: cfg.N, Workers: cfg.Conns, MaxDuration: cfg.MaxDuration},
-		func(ctx context.Context, i int, at time.Time) load.Outcome { return r.push(ctx, i, 0, at) })
-	if err != nil {
-		return Result{}, r.abort(err)
+	half := cfg.N / 2
+	var rec load.Recording
+	for phase, span := range [][2]int{{0, half}, {half, cfg.N}} {
+		cfg.Logf("pending: pushing orders %d..%d to a supplier answering after %s", span[0], span[1]-1, cfg.Latency)
+		part, err := load.RunClosed(ctx, load.Closed{N: span[1] - span[0], Workers: cfg.Conns, MaxDuration: cfg.MaxDuration},
+			func(ctx context.Context, i int, at time.Time) load.Outcome { return r.push(ctx, span[0]+i, 0, at) })
+		if err != nil {
+			return Result{}, r.abort(err)
+		}
+		rec = load.Merge(rec, part)
+		pending, rss, err := r.readPending(ctx, cfg, rec.OK)
+		if err != nil {
+			return Result{}, r.abort(err)
+		}
+		if phase == 0 {
+			pf.PendingHalf, pf.RSSHalf = pending, rss
+		} else {
+			pf.Pending, pf.RSSPending = pending, rss
+		}
 	}
-	if err := r.measurePending(ctx, cfg, rec); err != nil {
+	pf.compute()
+	cfg.Logf("pending: %d orders pending, engine RSS %d MB, %.0f bytes per pending order (slope)", pf.Pending, pf.RSSPending>>20, pf.BytesPerOrder)
+	if err := r.restartPending(ctx, cfg); err != nil {
 		return Result{}, r.abort(err)
 	}
 	return r.finish(ctx, rec)
 }
 
-// measurePending waits until the suppliers acknowledged every accepted
-// order, holds, reads the RSS and, if asked, restarts the engine.
-func (r *run) measurePending(ctx context.Context, cfg PendingConfig, rec load.Recording) error {
-	pf := r.result.Pending
-	if !r.c.Target.Spawned() {
-		if r.c.Target.PID == 0 {
-			return nil // no process to read
-		}
+// compute derives the per-order figures from the two readings.
+func (pf *PendingFigures) compute() {
+	if pf.Pending > 0 && pf.RSSPending > 0 {
+		pf.AvgBytesPerOrder = float64(pf.RSSPending-pf.RSSBefore) / float64(pf.Pending)
+	}
+	if d := pf.Pending - pf.PendingHalf; d > 0 && pf.RSSHalf > 0 && pf.RSSPending > 0 {
+		pf.BytesPerOrder = float64(pf.RSSPending-pf.RSSHalf) / float64(d)
 	} else {
+		pf.BytesPerOrder = pf.AvgBytesPerOrder
+	}
+	pf.RSSFor1M = pf.RSSPending + int64(pf.BytesPerOrder*float64(max(0, 1_000_000-pf.Pending)))
+}
+
+// readPending waits until the suppliers acknowledged the accepted orders
+// (a started engine), holds, and returns the orders pending (accepted and
+// not yet answered) and the engine's RSS (0 when it cannot be read).
+func (r *run) readPending(ctx context.Context, cfg PendingConfig, accepted int) (int, int64, error) {
+	if r.c.Target.Spawned() {
 		deadline := time.Now().Add(cfg.SettleTimeout)
-		for r.rig.acked() < rec.OK && time.Now().Before(deadline) && ctx.Err() == nil {
-			time.Sleep(time.Second)
+		for r.rig.acked() < accepted && time.Now().Before(deadline) && ctx.Err() == nil {
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
 	select {
 	case <-ctx.Done():
-		return fmt.Errorf("bench: pending: %w", ctx.Err())
+		return 0, 0, fmt.Errorf("bench: pending: %w", ctx.Err())
 	case <-time.After(cfg.Hold):
 	}
 	done := 0
 	for _, s := range r.rig.sims {
-		done += s.stats().CallbacksOK
+		done += s.callbacksOK()
 	}
-	pf.Pending = rec.OK - done
+	var rss int64
 	if u, ok := r.usage.sample(); ok {
-		pf.RSSPending = u.RSSBytes
+		rss = u.RSSBytes
 	}
-	if pf.Pending > 0 && pf.RSSPending > 0 {
-		pf.BytesPerOrder = float64(pf.RSSPending-pf.RSSBefore) / float64(pf.Pending)
-		pf.RSSFor1M = pf.RSSBefore + int64(pf.BytesPerOrder*1e6)
-	}
-	cfg.Logf("pending: %d orders pending, engine RSS %d MB (%.0f bytes per order)", pf.Pending, pf.RSSPending>>20, pf.BytesPerOrder)
+	return accepted - done, rss, nil
+}
+
+// restartPending SIGKILLs a started engine with the orders pending, starts
+// it again and times it until ready.
+func (r *run) restartPending(ctx context.Context, cfg PendingConfig) error {
+	pf := r.result.Pending
 	if !cfg.Restart || r.rig.proc == nil {
 		return nil
 	}

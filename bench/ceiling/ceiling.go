@@ -190,8 +190,10 @@ func (r Results) Get(name string) (Measure, bool) {
 func fromRecording(name, what, unit string, rec load.Recording, per, concurrency int) Measure {
 	m := Measure{Name: name, What: what, Unit: unit, Ops: int64(rec.OK) * int64(per), Seconds: rec.Elapsed.Seconds(),
 		Latency: load.Summarize(rec.Latency), Concurrency: concurrency}
-	for _, n := range rec.Reasons {
-		m.Errors += n
+	for reason, n := range rec.Reasons {
+		if reason != load.ReasonCutOff {
+			m.Errors += n
+		}
 	}
 	if m.Seconds > 0 {
 		m.Rate = float64(m.Ops) / m.Seconds

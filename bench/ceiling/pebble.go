@@ -15,8 +15,13 @@ import (
 // quietLogger drops Pebble's informational lines.
 type quietLogger struct{}
 
-func (quietLogger) Infof(string, ...any)  {}
+// Infof drops the line.
+func (quietLogger) Infof(string, ...any) {}
+
+// Errorf drops the line: an error that matters fails the measurement.
 func (quietLogger) Errorf(string, ...any) {}
+
+// Fatalf panics, as Pebble expects of a fatal error.
 func (quietLogger) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf("ceiling: pebble: "+format, args...))
 }

@@ -35,6 +35,10 @@ const (
 	histDigits  = 3
 )
 
+// ReasonCutOff is the reason of a request that failed after the run's time
+// bound or context ended: it is counted in Reasons but not in the latency.
+const ReasonCutOff = "cut_off"
+
 // lateThreshold is how far behind its intended time an open-loop request may
 // start before it counts as Late.
 const lateThreshold = time.Millisecond
@@ -137,7 +141,8 @@ type Recording struct {
 	// Reasons counts failed requests by reason.
 	Reasons map[string]int
 	// Latency holds every request's latency in microseconds, successful or
-	// not (open loop: from the intended send time).
+	// not (open loop: from the intended send time), except failures cut off
+	// by the end of the run.
 	Latency *hdrhistogram.Histogram
 	// PerSecond[s] counts successful completions in second s after Start.
 	PerSecond []int
@@ -171,8 +176,12 @@ func newWorker() *worker {
 // maxSeries bounds the per-second series (one day).
 const maxSeries = 86400
 
-func (w *worker) record(start, intended, done time.Time, out Outcome) {
+func (w *worker) record(ctx context.Context, start, intended, done time.Time, out Outcome) {
 	w.sent++
+	if !out.OK && !live(ctx) {
+		w.reasons[ReasonCutOff]++
+		return
+	}
 	lat := done.Sub(intended).Microseconds()
 	if lat < histLowest {
 		lat = histLowest
@@ -227,6 +236,17 @@ func merge(start time.Time, n int, ws []*worker) Recording {
 	return r
 }
 
+// live reports whether ctx has neither ended nor passed its deadline (its
+// timer may fire a little after the deadline; requests sent in between
+// would fail at once and count as failures).
+func live(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	dl, ok := ctx.Deadline()
+	return !ok || time.Now().Before(dl)
+}
+
 // RunClosed sends requests 0..N-1 from Workers workers, each sending its
 // next request when the previous one is answered, until all are sent, the
 // time bound passes or ctx ends.
@@ -234,24 +254,24 @@ func RunClosed(ctx context.Context, c Closed, fn Func) (Recording, error) {
 	if err := c.Validate(); err != nil {
 		return Recording{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.MaxDuration)
+	start := time.Now()
+	ctx, cancel := context.WithDeadline(ctx, start.Add(c.MaxDuration))
 	defer cancel()
 	var next atomic.Int64
 	ws := make([]*worker, min(c.Workers, c.N))
-	start := time.Now()
 	var wg sync.WaitGroup
 	for k := range ws {
 		w := newWorker()
 		ws[k] = w
 		wg.Go(func() {
-			for ctx.Err() == nil {
+			for live(ctx) {
 				i := int(next.Add(1) - 1)
 				if i >= c.N {
 					return
 				}
 				sent := time.Now()
 				out := fn(ctx, i, sent)
-				w.record(start, sent, time.Now(), out)
+				w.record(ctx, start, sent, time.Now(), out)
 			}
 		})
 	}
@@ -266,11 +286,11 @@ func RunOpen(ctx context.Context, o Open, fn Func) (Recording, error) {
 	if err := o.Validate(); err != nil {
 		return Recording{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.MaxDuration)
+	start := time.Now()
+	ctx, cancel := context.WithDeadline(ctx, start.Add(o.MaxDuration))
 	defer cancel()
 	var next atomic.Int64
 	ws := make([]*worker, min(o.Workers, o.N))
-	start := time.Now()
 	var wg sync.WaitGroup
 	for k := range ws {
 		w := newWorker()
@@ -278,7 +298,7 @@ func RunOpen(ctx context.Context, o Open, fn Func) (Recording, error) {
 		wg.Go(func() {
 			timer := time.NewTimer(time.Hour)
 			defer timer.Stop()
-			for ctx.Err() == nil {
+			for live(ctx) {
 				i := int(next.Add(1) - 1)
 				if i >= o.N {
 					return
@@ -295,10 +315,44 @@ func RunOpen(ctx context.Context, o Open, fn Func) (Recording, error) {
 					w.late++
 				}
 				out := fn(ctx, i, due)
-				w.record(start, due, time.Now(), out)
+				w.record(ctx, start, due, time.Now(), out)
 			}
 		})
 	}
 	wg.Wait()
 	return merge(start, o.N, ws), nil
+}
+
+// Merge combines two recordings of one run taken one after the other (b
+// starting after a): counts, reasons and latencies add up, Elapsed is the
+// sum of both (the time under load, not the pause between), and b's
+// per-second series is placed at its offset from a.Start.
+func Merge(a, b Recording) Recording {
+	out := Recording{Start: a.Start, Elapsed: a.Elapsed + b.Elapsed, Sent: a.Sent + b.Sent, Unsent: a.Unsent + b.Unsent,
+		OK: a.OK + b.OK, Late: a.Late + b.Late, Reasons: make(map[string]int), Latency: NewHistogram()}
+	if a.Start.IsZero() {
+		out.Start = b.Start
+	}
+	for _, r := range []Recording{a, b} {
+		for k, v := range r.Reasons {
+			out.Reasons[k] += v
+		}
+		if r.Latency != nil {
+			out.Latency.Merge(r.Latency)
+		}
+		off := 0
+		if !r.Start.IsZero() && r.Start.After(out.Start) {
+			off = int(r.Start.Sub(out.Start) / time.Second)
+		}
+		for s, c := range r.PerSecond {
+			if off+s >= maxSeries {
+				break
+			}
+			for len(out.PerSecond) <= off+s {
+				out.PerSecond = append(out.PerSecond, 0)
+			}
+			out.PerSecond[off+s] += c
+		}
+	}
+	return out
 }

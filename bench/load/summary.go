@@ -46,8 +46,10 @@ func Summarize(h *hdrhistogram.Histogram) Summary {
 // Point is one point of a percentile spectrum: the latency (ms) at or below
 // which Percentile per cent of the values lie.
 type Point struct {
+	// Percentile is 0 (the minimum) to 100 (the maximum).
 	Percentile float64 `json:"percentile"`
-	Ms         float64 `json:"ms"`
+	// Ms is the latency in milliseconds.
+	Ms float64 `json:"ms"`
 }
 
 // spectrumPercentiles are the percentiles Spectrum reports, spread over the
