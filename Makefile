@@ -5,7 +5,7 @@ PKGS      := ./...
 CONFIG    ?= config/example.yaml
 GOTESTFLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all build run test test-short lint deps sim bench fuzz clean torture recovery-bench
+.PHONY: all build run test test-short lint deps sim bench bench-smoke fuzz fuzz-smoke clean torture recovery-bench
 
 all: build
 
@@ -57,10 +57,18 @@ RECOVERY_ORDERS ?= 1000000
 recovery-bench: deps
 	TOPUP_RECOVERY_ORDERS=$(RECOVERY_ORDERS) $(GO) test -count=1 -timeout 60m -run 'TestRecoveryOfALargeLog' -v ./cmd/topupd/ | grep -E 'recovery|^(--- |ok|FAIL)'
 
+# fuzz: every fuzz target for FUZZTIME each (fuzz-smoke: 3 s each, in CI).
+FUZZTIME ?= 30s
+FUZZ_TARGETS := FuzzFrameEnd:./transports/sockmod/ FuzzDecodeResult:./transports/sockmod/ \
+	FuzzParseOrder:./transports/operapi/ FuzzParseReply:./transports/juhe/ \
+	FuzzParseXML:./transports/dingyin/ FuzzParseCallback:./transports/dingyin/
 fuzz:
-	$(GO) test -run XXX -fuzz FuzzFrameEnd -fuzztime 30s ./transports/sockmod/
-	$(GO) test -run XXX -fuzz FuzzDecodeResult -fuzztime 30s ./transports/sockmod/
-	$(GO) test -run XXX -fuzz FuzzParseOrder -fuzztime 30s ./transports/operapi/
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz $${t%%:*} ($(FUZZTIME))"; \
+	  $(GO) test -run XXX -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZTIME) $${t#*:}; done
+
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 # bench: the micro-benchmarks, then the standard topupbench suite (ceilings,
 # burst, rate, mixed, duplicates, pending; several minutes) against a started

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +47,22 @@ func newNodeMetrics(reg prometheus.Registerer) *nodeMetrics {
 	return m
 }
 
+// pprofHandler serves net/http/pprof (behind the admin token).
+var pprofHandler = fasthttpadaptor.NewFastHTTPHandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	switch strings.TrimPrefix(r.URL.Path, "/debug/pprof/") {
+	case "profile":
+		pprof.Profile(w, r)
+	case "trace":
+		pprof.Trace(w, r)
+	case "symbol":
+		pprof.Symbol(w, r)
+	case "cmdline":
+		pprof.Cmdline(w, r)
+	default:
+		pprof.Index(w, r)
+	}
+})
+
 func (n *Node) startAdmin() error {
 	ln, err := net.Listen("tcp", n.cfg.AdminAPI.Listen)
 	if err != nil {
@@ -74,6 +92,10 @@ func (n *Node) startAdmin() error {
 			}
 			if !n.authorized(ctx) {
 				adminError(ctx, engine.ErrUnauthorized, "")
+				return
+			}
+			if strings.HasPrefix(path, "/debug/pprof/") {
+				pprofHandler(ctx)
 				return
 			}
 			n.admin(ctx, path)
