@@ -41,7 +41,7 @@ type Config struct {
 	Node uint16
 	// Shards is the number of router actors (default 32).
 	Shards int
-	// RouterMailbox and OrderMailbox bound the mailboxes (defaults 65536, 1024).
+	// RouterMailbox and OrderMailbox bound the mailboxes (defaults 65536, 64).
 	RouterMailbox, OrderMailbox int
 	// IdleTimeout stops an order actor that received nothing for this long.
 	IdleTimeout time.Duration
@@ -103,7 +103,7 @@ func New(cfg Config, d Deps) *Runtime {
 		cfg.RouterMailbox = 65536
 	}
 	if cfg.OrderMailbox <= 0 {
-		cfg.OrderMailbox = 1024
+		cfg.OrderMailbox = 64
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 30 * time.Second
@@ -270,6 +270,12 @@ func (a *orderActor) Receive(ctx actor.Context) {
 		}
 		if a.loaded && !a.missing {
 			a.rt.schedule(&a.order)
+			// An order waiting on a supplier needs no actor: its state is in
+			// the log and its timer is with the runtime. Stopping it at once
+			// keeps memory per pending order small.
+			if s := a.order.State; s == engine.StatePlaced || s == engine.StateUncertain {
+				a.passivate(ctx)
+			}
 		}
 		if a.missing {
 			a.passivate(ctx)

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"topup/engine"
@@ -30,7 +31,7 @@ type LogOptions struct {
 	// FS is the file system Pebble runs on; nil means vfs.Default. Tests
 	// pass vfs.NewCrashableMem() or an errorfs wrapper.
 	FS vfs.FS
-	// CacheSize is Pebble's block cache in bytes; 0 keeps Pebble's default.
+	// CacheSize is Pebble's block cache in bytes (default 64 MiB).
 	CacheSize int64
 	// IDBlock is how many sequence numbers are reserved (with one synced
 	// write) at a time; 0 means DefaultIDBlock. A crash wastes at most one
@@ -84,12 +85,20 @@ func OpenLog(dir string, node uint16, o LogOptions) (l *Log, err error) {
 	if l.logger == nil {
 		l.logger = slog.Default()
 	}
+	if o.CacheSize == 0 {
+		o.CacheSize = 64 << 20
+	}
 	opts := &pebble.Options{
 		FS:                 o.FS,
 		CacheSize:          o.CacheSize,
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             pebbleLogger{l.logger},
 		EventListener:      l.eventListener(),
+	}
+	// Most order_no lookups are for order numbers never seen (new orders):
+	// bloom filters answer those without reading data blocks.
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	defer func() {
 		if r := recover(); r != nil {

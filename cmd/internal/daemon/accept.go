@@ -75,9 +75,6 @@ func (a *acceptor) place(ctx context.Context, m engine.Merchant, req *operapi.Or
 		return engine.ErrUnknownProduct
 	}
 	hash := req.FieldsHash()
-	if code, done := a.existing(req.UID, req.OrderNo, hash); done {
-		return code
-	}
 	mu := a.lock(req.UID, req.OrderNo)
 	mu.Lock()
 	defer mu.Unlock()
