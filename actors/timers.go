@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"topup/engine"
+	"topup/persistence"
 )
 
 // QueryPolicy is how attempts without a definite result are followed up.
@@ -101,36 +102,46 @@ func (t *timers) stopAll() {
 // Pending is the number of orders with a query or hold timer.
 func (rt *Runtime) Pending() int { return rt.timers.len() }
 
-// wantsQuery reports whether the order's current attempt is to be queried.
-func (rt *Runtime) querier(o *engine.Order) (Querier, bool) {
-	a := o.Current()
-	if a == nil {
-		return nil, false
-	}
-	q, ok := rt.channels[a.Route.Channel].(Querier)
-	if !ok || (o.State != engine.StateUncertain && !q.Polls()) {
+// querier returns the query side of the channel an order's current attempt
+// went to, if that attempt is to be queried in its state.
+func (rt *Runtime) querier(state engine.State, channel string) (Querier, bool) {
+	q, ok := rt.channels[channel].(Querier)
+	if !ok || (state != engine.StateUncertain && !q.Polls()) {
 		return nil, false
 	}
 	return q, true
 }
 
 // Schedule sets the order's next query or hold timer, or clears it when the
-// order no longer waits on a supplier. It is called after every event, and
-// at start-up for orders that wait without a live actor.
+// order no longer waits on a supplier. It is called after every event.
 func (rt *Runtime) Schedule(o *engine.Order) { rt.schedule(o) }
 
 func (rt *Runtime) schedule(o *engine.Order) {
-	if (o.State != engine.StatePlaced && o.State != engine.StateUncertain) || o.HeldAt != 0 {
-		rt.timers.cancel(o.ID)
+	var n int
+	var sent int64
+	var ch string
+	if a := o.Current(); a != nil {
+		n, sent, ch = a.N, a.SentAt, a.Route.Channel
+	}
+	rt.scheduleWaiting(o.ID, o.State, o.HeldAt, n, sent, ch)
+}
+
+// ScheduleWaiting is Schedule from a log summary: start-up sets the timers
+// of orders waiting on a supplier without loading them.
+func (rt *Runtime) ScheduleWaiting(s persistence.LiveSummary) {
+	rt.scheduleWaiting(s.ID, s.State, s.HeldAt, s.Attempt, s.SentAt, s.Channel)
+}
+
+func (rt *Runtime) scheduleWaiting(id engine.ID, state engine.State, heldAt int64, n int, sent int64, channel string) {
+	if (state != engine.StatePlaced && state != engine.StateUncertain) || heldAt != 0 || n == 0 {
+		rt.timers.cancel(id)
 		return
 	}
-	a := o.Current()
 	now := rt.now().UnixMilli()
-	due := a.SentAt + rt.cfg.Query.HoldAfter.Milliseconds()
-	if _, ok := rt.querier(o); ok {
-		due = min(due, rt.cfg.Query.nextQueryAt(a.SentAt, now))
+	due := sent + rt.cfg.Query.HoldAfter.Milliseconds()
+	if _, ok := rt.querier(state, channel); ok {
+		due = min(due, rt.cfg.Query.nextQueryAt(sent, now))
 	}
-	id, n := o.ID, a.N
 	rt.timers.set(id, time.Duration(max(due-now, 0))*time.Millisecond, func() {
 		if rt.ctx.Err() == nil {
 			rt.sys.Root.Send(rt.shard(id), &envelope{id: id, tick: n})
@@ -151,7 +162,7 @@ func (rt *Runtime) tick(o *engine.Order, n int) (engine.Event, bool) {
 			"uid", o.UID, "order_no", o.OrderNo, "channel", a.Route.Channel, "state", o.State.String())
 		return engine.EvHold{Attempt: n}, true
 	}
-	q, ok := rt.querier(o)
+	q, ok := rt.querier(o.State, a.Route.Channel)
 	if !ok {
 		return nil, false
 	}

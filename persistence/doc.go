@@ -18,7 +18,7 @@
 //	+-----+----------------------+        +-----------------------------------+
 //	| 'x' | uid | 0x00 | order_no|   ->   | id (8 bytes, BE)                  |  (uid, order_no) index; never expires
 //	+-----+----------------------+        +-----------------------------------+
-//	| 'l' | id (8 bytes, BE)     |   ->   | (empty)                           |  live index: !Order.Finished()
+//	| 'l' | id (8 bytes, BE)     |   ->   | live summary (see live.go)        |  live index: !Order.Finished()
 //	+-----+----------------------+        +-----------------------------------+
 //	| 'f' | uid | 0x00 | fund_id |   ->   | record(Funding)                   |  funding records, once per id
 //	+-----+----------------------+        +-----------------------------------+
@@ -34,7 +34,9 @@
 // The 'x' entry is rewritten with every PutOrder of the order (same value),
 // so it exists as soon as the order's first record does. The 'l' entry is set
 // by PutOrder while the order is not Finished and deleted in the same batch
-// that records it Finished, so start-up only reads live orders.
+// that records it Finished, so start-up only reads live orders; its value
+// summarises the order (state, current attempt) so that start-up can set the
+// timers of orders waiting on a supplier without decoding them.
 //
 // The high-water mark 's' is the largest sequence number reserved so far. A
 // process reserves IDBlock sequence numbers at a time, syncing the new mark

@@ -256,7 +256,7 @@ func (l *Log) PutOrder(o *engine.Order) error {
 		if o.Finished() {
 			err = b.Delete(liveKey(o.ID), nil)
 		} else {
-			err = b.Set(liveKey(o.ID), nil, nil)
+			err = b.Set(liveKey(o.ID), encodeLiveSummary(o), nil)
 		}
 	}
 	if err == nil {

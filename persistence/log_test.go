@@ -361,3 +361,25 @@ func BenchmarkLogPutOrderParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestLiveSummaries(t *testing.T) {
+	l := openLog(t, t.TempDir(), LogOptions{})
+	defer l.Close()
+	o := testOrder(engine.MakeID(testNode, 5), "sum-1")
+	o.State, o.HeldAt = engine.StatePlaced, 77
+	o.Attempts = []engine.Attempt{{N: 1, Route: engine.Route{Channel: "a"}}, {N: 2, Route: engine.Route{Channel: "渠道-b"}, SentAt: 1234}}
+	if err := l.PutOrder(o); err != nil {
+		t.Fatal(err)
+	}
+	var got []LiveSummary
+	if err := l.ScanLiveSummaries(func(s LiveSummary) error { got = append(got, s); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := LiveSummary{ID: o.ID, State: engine.StatePlaced, HeldAt: 77, Attempt: 2, SentAt: 1234, Channel: "渠道-b"}
+	if len(got) != 1 || got[0] != want {
+		t.Fatalf("summaries %+v, want %+v", got, want)
+	}
+	if _, err := decodeLiveSummary(o.ID, []byte{1, 2}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("short summary: %v", err)
+	}
+}

@@ -287,6 +287,7 @@ func (c *cluster) balance(uid string) int64 {
 
 type orderView struct {
 	ID       string `json:"id"`
+	HeldAt   int64  `json:"held_at"`
 	State    string `json:"state"`
 	Status   int    `json:"status"`
 	Charge   int64  `json:"charge"`
@@ -303,13 +304,21 @@ func (c *cluster) order(uid, orderNo string) (orderView, bool) {
 	return o, st == 200
 }
 
-// heldOrders lists orders awaiting a decision.
+// heldOrders lists orders held for a decision: past the hold window
+// without a definite result (uncertain orders still inside the window may
+// yet be settled by their supplier, so a person does not decide them).
 func (c *cluster) heldOrders() []orderView {
 	var r struct {
 		Orders []orderView `json:"orders"`
 	}
 	c.adminDo("GET", "/admin/orders/held", nil, &r)
-	return r.Orders
+	held := r.Orders[:0]
+	for _, o := range r.Orders {
+		if o.HeldAt != 0 {
+			held = append(held, o)
+		}
+	}
+	return held
 }
 
 // placeWithRetry pushes an order until it gets a definite answer, as a

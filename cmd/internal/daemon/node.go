@@ -238,16 +238,16 @@ func (n *Node) bootstrapMerchants(ctx context.Context) error {
 func (n *Node) recover(ctx context.Context) error {
 	start := time.Now()
 	counts := map[string]int{}
-	err := n.log.ScanLive(func(o *engine.Order) error {
-		counts[o.State.String()]++
-		switch o.State {
+	err := n.log.ScanLiveSummaries(func(s persistence.LiveSummary) error {
+		counts[s.State.String()]++
+		switch s.State {
 		case engine.StatePlaced, engine.StateUncertain:
 			// Waiting for the supplier: no actor until a result, query or
-			// hold is due.
-			n.rt.Schedule(o)
+			// hold is due; the timer is set from the summary alone.
+			n.rt.ScheduleWaiting(s)
 			return nil
 		}
-		n.rt.Deliver(o.ID, engine.EvRecovered{})
+		n.rt.Deliver(s.ID, engine.EvRecovered{})
 		return nil
 	})
 	if err != nil {
