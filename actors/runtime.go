@@ -6,9 +6,13 @@
 // do; its whole state is in the order log, so an idle actor stops
 // (ReceiveTimeout) and the next event for the order spawns a fresh one that
 // loads the order again. A router shard owns the map of live actors of its
-// orders; an idle actor asks its router to stop it (passivate), and the router
-// stops it with a PoisonPill, which is queued behind any event the router
-// already forwarded, so no event is lost to a stopping actor.
+// orders; an idle actor asks its router to stop it (passivate), telling how
+// many events it has handled. The router stops it only if it has forwarded
+// exactly that many: then nothing is in flight to the old actor, whose last
+// state change is already in the log, and the next event for the order
+// spawns a fresh actor that reads that state. A passivation that crossed an
+// event in flight is ignored; the actor asks again later. So two actors of
+// one order never run at once.
 package actors
 
 import (
@@ -128,7 +132,7 @@ func New(cfg Config, d Deps) *Runtime {
 	rt.timers.m = map[engine.ID]*time.Timer{}
 	rt.cfg.Query = cfg.Query.withDefaults()
 	for i := 0; i < cfg.Shards; i++ {
-		props := actor.PropsFromProducer(func() actor.Actor { return &router{rt: rt, children: map[engine.ID]*actor.PID{}} },
+		props := actor.PropsFromProducer(func() actor.Actor { return &router{rt: rt, children: map[engine.ID]*child{}} },
 			actor.WithMailbox(actor.Bounded(cfg.RouterMailbox)))
 		rt.shards = append(rt.shards, sys.Root.Spawn(props))
 	}
@@ -176,10 +180,12 @@ type reply struct {
 	err   error
 }
 
-// passivate asks a router to stop an idle or finished order actor.
+// passivate asks a router to stop an idle or finished order actor that has
+// handled the given number of events.
 type passivate struct {
-	id  engine.ID
-	pid *actor.PID
+	id      engine.ID
+	pid     *actor.PID
+	handled uint64
 }
 
 func (rt *Runtime) shard(id engine.ID) *actor.PID {
@@ -222,22 +228,29 @@ func (rt *Runtime) Ask(ctx context.Context, id engine.ID, ev engine.Event) (engi
 // router owns the live order actors of one shard.
 type router struct {
 	rt       *Runtime
-	children map[engine.ID]*actor.PID
+	children map[engine.ID]*child
+}
+
+// child is a live order actor and how many events were forwarded to it.
+type child struct {
+	pid  *actor.PID
+	sent uint64
 }
 
 func (r *router) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *envelope:
-		pid, ok := r.children[m.id]
+		c, ok := r.children[m.id]
 		if !ok {
 			props := actor.PropsFromProducer(func() actor.Actor { return &orderActor{rt: r.rt, id: m.id} },
 				actor.WithMailbox(actor.Bounded(r.rt.cfg.OrderMailbox)))
-			pid = ctx.Spawn(props)
-			r.children[m.id] = pid
+			c = &child{pid: ctx.Spawn(props)}
+			r.children[m.id] = c
 		}
-		ctx.Send(pid, m)
+		c.sent++
+		ctx.Send(c.pid, m)
 	case *passivate:
-		if pid, ok := r.children[m.id]; ok && pid.Equal(m.pid) {
+		if c, ok := r.children[m.id]; ok && c.pid.Equal(m.pid) && c.sent == m.handled {
 			delete(r.children, m.id)
 			ctx.Poison(m.pid)
 		}
@@ -246,12 +259,14 @@ func (r *router) Receive(ctx actor.Context) {
 
 // orderActor drives one order.
 type orderActor struct {
-	rt       *Runtime
-	id       engine.ID
-	order    engine.Order
-	loaded   bool
-	missing  bool
-	stopping bool
+	rt      *Runtime
+	id      engine.ID
+	order   engine.Order
+	loaded  bool
+	missing bool
+	// handled counts the events received; asked is the count at the last
+	// passivation request (0: none).
+	handled, asked uint64
 }
 
 func (a *orderActor) Receive(ctx actor.Context) {
@@ -264,6 +279,7 @@ func (a *orderActor) Receive(ctx actor.Context) {
 	case *actor.ReceiveTimeout:
 		a.passivate(ctx)
 	case *envelope:
+		a.handled++
 		r := a.handle(ctx, m)
 		if m.reply != nil {
 			m.reply <- r
@@ -284,12 +300,11 @@ func (a *orderActor) Receive(ctx actor.Context) {
 }
 
 func (a *orderActor) passivate(ctx actor.Context) {
-	if a.stopping {
-		return
+	if a.asked == a.handled && a.asked != 0 {
+		return // already asked with nothing handled since
 	}
-	a.stopping = true
-	ctx.CancelReceiveTimeout()
-	ctx.Send(ctx.Parent(), &passivate{id: a.id, pid: ctx.Self()})
+	a.asked = a.handled
+	ctx.Send(ctx.Parent(), &passivate{id: a.id, pid: ctx.Self(), handled: a.handled})
 }
 
 func (a *orderActor) handle(ctx actor.Context, m *envelope) reply {
