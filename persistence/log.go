@@ -94,6 +94,10 @@ func OpenLog(dir string, node uint16, o LogOptions) (l *Log, err error) {
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             pebbleLogger{l.logger},
 		EventListener:      l.eventListener(),
+		// Order records are rewritten several times in their first seconds:
+		// a larger memtable lets most versions die before a flush.
+		MemTableSize:                32 << 20,
+		MemTableStopWritesThreshold: 4,
 	}
 	// Most order_no lookups are for order numbers never seen (new orders):
 	// bloom filters answer those without reading data blocks.
