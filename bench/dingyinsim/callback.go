@@ -55,73 +55,36 @@ func (s *Sim) newDelivery(o *order) *delivery {
 	args.Add("payno", "")
 	args.Add("fundbalance", dingyin.FormatYuan(bal))
 	args.AddBytesV("sign", bytes.ToUpper([]byte(hex.EncodeToString(sum[:]))))
-	d := &delivery{rec: o.rec, url: o.backURL, body: append([]byte(nil), args.QueryString()...)}
+	d := &delivery{s: s, rec: o.rec, url: o.backURL, body: append([]byte(nil), args.QueryString()...)}
 	if s.cfg.DuplicateCallbacks {
 		d.dups = 1
 	}
 	return d
 }
 
-// admit counts a callback as pending, or drops it when MaxPending is reached.
-func (s *Sim) admit() bool {
-	if s.pending.Add(1) > int64(s.cfg.MaxPending) {
-		s.pending.Add(-1)
-		s.dropped.Add(1)
-		return false
+// Push makes one attempt at the callback.
+func (d *delivery) Push() error {
+	err := d.s.push(d.url, d.body)
+	if err != nil {
+		d.s.log.Debug("dingyinsim: callback", "url", d.url, "err", err)
 	}
-	return true
+	return err
 }
 
-// after hands d to a sender once delay has passed.
-func (s *Sim) after(delay time.Duration, d *delivery) {
-	time.AfterFunc(max(delay, 0), func() {
-		select {
-		case s.jobs <- d:
-		case <-s.done:
-			s.pending.Add(-1)
-		}
-	})
-}
-
-func (s *Sim) sender() {
-	defer s.wg.Done()
-	for {
-		select {
-		case <-s.done:
-			return
-		case d := <-s.jobs:
-			s.deliver(d)
-		}
+// Next marks the record delivered and, after an OK, moves on to a duplicate
+// copy if one is due; a callback given up is done.
+func (d *delivery) Next(delivered bool) (time.Duration, bool) {
+	if !delivered {
+		return 0, false
 	}
-}
-
-// deliver makes one attempt at d and schedules what comes next: a resend,
-// a duplicate, or nothing.
-func (s *Sim) deliver(d *delivery) {
-	s.sent.Add(1)
-	if err := s.push(d.url, d.body); err != nil {
-		s.failed.Add(1)
-		s.log.Debug("dingyinsim: callback", "url", d.url, "err", err)
-		if d.attempt < s.cfg.CallbackRetries {
-			d.attempt++
-			s.after(s.cfg.CallbackRetryInterval, d)
-			return
-		}
-		s.abandoned.Add(1)
-		s.pending.Add(-1)
-		return
-	}
-	s.ok.Add(1)
-	s.mu.Lock()
-	s.records[d.rec].CallbackDelivered = true
-	s.mu.Unlock()
+	d.s.mu.Lock()
+	d.s.records[d.rec].CallbackDelivered = true
+	d.s.mu.Unlock()
 	if d.dups > 0 {
 		d.dups--
-		d.attempt = 0
-		s.after(dupCallbackGap, d)
-		return
+		return dupCallbackGap, true
 	}
-	s.pending.Add(-1)
+	return 0, false
 }
 
 // push posts one callback and requires a 2xx answer of "OK".

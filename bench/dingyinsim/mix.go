@@ -1,10 +1,10 @@
 package dingyinsim
 
 import (
-	"errors"
-	"fmt"
 	"strconv"
 	"strings"
+
+	"topup/bench/simkit"
 )
 
 // Mix weighs the kinds of outcome the simulator draws. Only ratios matter;
@@ -88,39 +88,25 @@ func (k Kind) Recharged() bool {
 func (k Kind) Creates() bool { return k != KindLowBalance5002 && k != KindReject5003 }
 
 // weights lists the weights in Kind order.
-func (m Mix) weights() [numKinds]int {
-	return [numKinds]int{m.Success, m.Fail, m.Uncertain9999, m.Duplicate5006,
+func (m Mix) weights() simkit.Weights[Kind] {
+	return simkit.Weights[Kind]{m.Success, m.Fail, m.Uncertain9999, m.Duplicate5006,
 		m.TimeoutAfterSuccess, m.Error5xxAfterSuccess, m.LowBalance5002, m.Reject5003}
 }
 
-// Total is the sum of the weights.
-func (m Mix) Total() int {
-	t := 0
-	for _, w := range m.weights() {
-		t += w
-	}
-	return t
+// fields points at the weights in Kind order.
+func (m *Mix) fields() [numKinds]*int {
+	return [numKinds]*int{&m.Success, &m.Fail, &m.Uncertain9999, &m.Duplicate5006,
+		&m.TimeoutAfterSuccess, &m.Error5xxAfterSuccess, &m.LowBalance5002, &m.Reject5003}
 }
+
+// Total is the sum of the weights.
+func (m Mix) Total() int { return m.weights().Total() }
 
 // Validate reports negative weights.
-func (m Mix) Validate() error {
-	var errs []error
-	for k, w := range m.weights() {
-		if w < 0 {
-			errs = append(errs, fmt.Errorf("mix: %s weight %d is negative", Kind(k), w))
-		}
-	}
-	return errors.Join(errs...)
-}
+func (m Mix) Validate() error { return m.weights().Validate() }
 
 // String renders the mix in ParseMix's syntax.
-func (m Mix) String() string {
-	parts := make([]string, 0, numKinds)
-	for k, w := range m.weights() {
-		parts = append(parts, Kind(k).String()+"="+strconv.Itoa(w))
-	}
-	return strings.Join(parts, ",")
-}
+func (m Mix) String() string { return m.weights().String() }
 
 // ParseMix parses "success=85,fail=8,uncertain9999=2,duplicate5006=1,
 // timeout_after_success=1,error5xx_after_success=1,low_balance5002=1,reject5003=1".
@@ -128,55 +114,19 @@ func (m Mix) String() string {
 // left out ("timeoutaftersuccess", "low-balance5002").
 func ParseMix(s string) (Mix, error) {
 	var m Mix
-	if strings.TrimSpace(s) == "" {
-		return m, errors.New("mix: empty")
-	}
-	norm := func(s string) string {
-		return strings.NewReplacer("_", "", "-", "").Replace(strings.ToLower(strings.TrimSpace(s)))
-	}
-	for part := range strings.SplitSeq(s, ",") {
-		name, val, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok {
-			return Mix{}, fmt.Errorf("mix: %q is not kind=weight", part)
-		}
-		w, err := strconv.Atoi(strings.TrimSpace(val))
-		if err != nil || w < 0 {
-			return Mix{}, fmt.Errorf("mix: weight of %q must be a non-negative integer", name)
-		}
-		found := false
+	norm := strings.NewReplacer("_", "", "-", "").Replace
+	err := simkit.ParseMix(s, func(name string) *int {
 		for k := range numKinds {
 			if norm(name) == norm(k.String()) {
-				m.set(k, w)
-				found = true
-				break
+				return m.fields()[k]
 			}
 		}
-		if !found {
-			return Mix{}, fmt.Errorf("mix: unknown kind %q", name)
-		}
+		return nil
+	})
+	if err != nil {
+		return Mix{}, err
 	}
 	return m, nil
-}
-
-func (m *Mix) set(k Kind, w int) {
-	switch k {
-	case KindSuccess:
-		m.Success = w
-	case KindFail:
-		m.Fail = w
-	case KindUncertain9999:
-		m.Uncertain9999 = w
-	case KindDuplicate5006:
-		m.Duplicate5006 = w
-	case KindTimeoutAfterSuccess:
-		m.TimeoutAfterSuccess = w
-	case KindError5xxAfterSuccess:
-		m.Error5xxAfterSuccess = w
-	case KindLowBalance5002:
-		m.LowBalance5002 = w
-	case KindReject5003:
-		m.Reject5003 = w
-	}
 }
 
 // Decide is the kind of outcome the simulator gives orders for account under
@@ -185,40 +135,5 @@ func (m *Mix) set(k Kind, w int) {
 // distributed even over consecutive numbers. Negative weights count as zero;
 // an all-zero mix gives KindSuccess.
 func Decide(m Mix, seed uint64, account string) Kind {
-	ws := m.weights()
-	var total uint64
-	for _, w := range ws {
-		if w > 0 {
-			total += uint64(w)
-		}
-	}
-	if total == 0 {
-		return KindSuccess
-	}
-	// FNV-1a with the seed folded into the offset basis, then the
-	// splitmix64 finaliser so that every input bit reaches every output bit.
-	h := uint64(14695981039346656037) ^ mix64(seed)
-	for i := range len(account) {
-		h ^= uint64(account[i])
-		h *= 1099511628211
-	}
-	r := mix64(h) % total
-	for k, w := range ws {
-		if w <= 0 {
-			continue
-		}
-		if r < uint64(w) {
-			return Kind(k)
-		}
-		r -= uint64(w)
-	}
-	return KindSuccess // unreachable
-}
-
-// mix64 is the splitmix64 finaliser.
-func mix64(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
-	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
-	return x ^ (x >> 31)
+	return m.weights().Draw(seed, account)
 }

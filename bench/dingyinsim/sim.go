@@ -42,7 +42,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -53,6 +52,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
+	"topup/bench/simkit"
 	"topup/engine"
 	"topup/transports/dingyin"
 )
@@ -295,13 +295,13 @@ type order struct {
 	backURL     string
 }
 
-// delivery is one callback still to deliver.
+// delivery is one callback still to deliver: a simkit.Callback.
 type delivery struct {
-	rec     int
-	url     string
-	body    []byte
-	attempt int
-	dups    int // further copies to send after an OK
+	s    *Sim
+	rec  int
+	url  string
+	body []byte
+	dups int // further copies to send after an OK
 }
 
 // Sim is a running simulator.
@@ -314,12 +314,9 @@ type Sim struct {
 	cb     *fasthttp.Client
 	key    []byte // GBK
 
-	done chan struct{}
-	wg   sync.WaitGroup // senders
-	jobs chan *delivery
-
-	rngMu sync.Mutex
-	rng   *rand.Rand
+	done    chan struct{}
+	courier *simkit.Courier
+	latency *simkit.Latency
 
 	mu        sync.Mutex
 	orders    map[string]*order
@@ -329,7 +326,6 @@ type Sim struct {
 	seq       uint64
 
 	received, badSign, duplicates, queries, balanceQueries atomic.Int64
-	sent, ok, failed, abandoned, dropped, pending          atomic.Int64
 	closeOnce                                              sync.Once
 	closeErr                                               error
 }
@@ -364,8 +360,7 @@ func Start(cfg Config) (*Sim, error) {
 			DisablePathNormalizing: true,
 		},
 		done:      make(chan struct{}),
-		jobs:      make(chan *delivery, cfg.Senders),
-		rng:       rand.New(rand.NewPCG(cfg.Seed, 0xd1)),
+		latency:   simkit.NewLatency(cfg.Latency, cfg.Jitter, cfg.Seed, 0xd1),
 		orders:    make(map[string]*order),
 		recharges: make(map[string]int),
 		balance:   cfg.Balance,
@@ -381,10 +376,8 @@ func Start(cfg Config) (*Sim, error) {
 		Logger:             fasthttpLogger{cfg.Logger},
 	}
 	go func() { s.served <- s.srv.Serve(ln) }()
-	s.wg.Add(cfg.Senders)
-	for range cfg.Senders {
-		go s.sender()
-	}
+	s.courier = simkit.StartCourier(simkit.CourierConfig{Senders: cfg.Senders, MaxPending: cfg.MaxPending,
+		Retries: cfg.CallbackRetries, RetryInterval: cfg.CallbackRetryInterval}, s.done)
 	return s, nil
 }
 
@@ -410,7 +403,7 @@ func (s *Sim) Close() error {
 		cancel()
 		_ = s.ln.Close() // in case Serve had not registered it yet
 		<-s.served
-		s.wg.Wait()
+		s.courier.Wait()
 		s.cb.CloseIdleConnections()
 		if err != nil {
 			s.closeErr = fmt.Errorf("dingyinsim: close: %w", err)
@@ -421,18 +414,19 @@ func (s *Sim) Close() error {
 
 // Stats returns a snapshot of the counters.
 func (s *Sim) Stats() Stats {
+	cb := s.courier.Counts()
 	st := Stats{
 		Received:           int(s.received.Load()),
 		BadSign:            int(s.badSign.Load()),
 		Duplicates:         int(s.duplicates.Load()),
 		Queries:            int(s.queries.Load()),
 		BalanceQueries:     int(s.balanceQueries.Load()),
-		CallbacksSent:      int(s.sent.Load()),
-		CallbacksOK:        int(s.ok.Load()),
-		CallbacksFailed:    int(s.failed.Load()),
-		CallbacksAbandoned: int(s.abandoned.Load()),
-		CallbacksDropped:   int(s.dropped.Load()),
-		Pending:            int(s.pending.Load()),
+		CallbacksSent:      cb.Sent,
+		CallbacksOK:        cb.OK,
+		CallbacksFailed:    cb.Failed,
+		CallbacksAbandoned: cb.Abandoned,
+		CallbacksDropped:   cb.Dropped,
+		Pending:            cb.Pending,
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -560,7 +554,7 @@ func (s *Sim) submit(ctx *fasthttp.RequestCtx, args *fasthttp.Args) {
 		cost:        rec.Cost,
 		kind:        kind,
 		submitted:   now,
-		finalAt:     now.Add(s.delay()),
+		finalAt:     now.Add(s.latency.Draw()),
 		finalNo:     dingyin.CodeFailed,
 		backURL:     string(p("back_url")),
 	}
@@ -589,11 +583,11 @@ func (s *Sim) submit(ctx *fasthttp.RequestCtx, args *fasthttp.Args) {
 
 	if s.cfg.Callbacks && o.backURL != "" {
 		d := s.newDelivery(o)
-		if s.admit() {
+		if s.courier.Admit() {
 			if s.cfg.CallbackBeforeReply {
-				s.deliver(d)
+				s.courier.Deliver(d)
 			} else {
-				s.after(time.Until(o.finalAt)+s.cfg.LateCallbackDelay, d)
+				s.courier.Send(time.Until(o.finalAt)+s.cfg.LateCallbackDelay, d)
 			}
 		}
 	}
@@ -731,15 +725,4 @@ func (s *Sim) balanceQuery(ctx *fasthttp.RequestCtx, args *fasthttp.Args) {
 	bal := s.balance
 	s.mu.Unlock()
 	s.reply(ctx, "user", kv{"userid", s.cfg.UserID}, kv{"balance", dingyin.FormatYuan(bal)})
-}
-
-// delay draws Latency±Jitter.
-func (s *Sim) delay() time.Duration {
-	d := s.cfg.Latency
-	if j := s.cfg.Jitter; j > 0 {
-		s.rngMu.Lock()
-		d += time.Duration(s.rng.Int64N(2*int64(j)+1)) - j
-		s.rngMu.Unlock()
-	}
-	return max(d, 0)
 }

@@ -1,10 +1,9 @@
 package juhesim
 
 import (
-	"errors"
-	"fmt"
 	"strconv"
-	"strings"
+
+	"topup/bench/simkit"
 )
 
 // Mix weighs the kinds of outcome the simulator draws. Only ratios matter;
@@ -87,39 +86,19 @@ func (k Kind) Recharged() bool {
 func (k Kind) Creates() bool { return k != KindFailTarget && k != KindRejectRetry }
 
 // weights lists the weights in Kind order.
-func (m Mix) weights() [numKinds]int {
-	return [numKinds]int{m.Success, m.Fail, m.FailTarget, m.Uncertain10014, m.Duplicate210508,
+func (m Mix) weights() simkit.Weights[Kind] {
+	return simkit.Weights[Kind]{m.Success, m.Fail, m.FailTarget, m.Uncertain10014, m.Duplicate210508,
 		m.TimeoutAfterSuccess, m.Error5xxAfterSuccess, m.RejectRetry}
 }
 
 // Total is the sum of the weights.
-func (m Mix) Total() int {
-	t := 0
-	for _, w := range m.weights() {
-		t += w
-	}
-	return t
-}
+func (m Mix) Total() int { return m.weights().Total() }
 
 // Validate reports negative weights.
-func (m Mix) Validate() error {
-	var errs []error
-	for k, w := range m.weights() {
-		if w < 0 {
-			errs = append(errs, fmt.Errorf("mix: %s weight %d is negative", Kind(k), w))
-		}
-	}
-	return errors.Join(errs...)
-}
+func (m Mix) Validate() error { return m.weights().Validate() }
 
 // String renders the mix in ParseMix's syntax.
-func (m Mix) String() string {
-	parts := make([]string, 0, numKinds)
-	for k, w := range m.weights() {
-		parts = append(parts, Kind(k).String()+"="+strconv.Itoa(w))
-	}
-	return strings.Join(parts, ",")
-}
+func (m Mix) String() string { return m.weights().String() }
 
 // ParseMix parses "success=80,fail=10,fail_target=3,uncertain=2,duplicate=1,
 // timeout=1,5xx=1,reject=2". Kinds not named weigh 0. Aliases: 10014 and
@@ -127,38 +106,29 @@ func (m Mix) String() string {
 // error5xx and error5xx_after_success; 210507, reject_retry and retry.
 func ParseMix(s string) (Mix, error) {
 	var m Mix
-	if strings.TrimSpace(s) == "" {
-		return m, errors.New("mix: empty")
-	}
-	for part := range strings.SplitSeq(s, ",") {
-		name, val, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok {
-			return Mix{}, fmt.Errorf("mix: %q is not kind=weight", part)
-		}
-		w, err := strconv.Atoi(strings.TrimSpace(val))
-		if err != nil || w < 0 {
-			return Mix{}, fmt.Errorf("mix: weight of %q must be a non-negative integer", name)
-		}
-		switch strings.ToLower(strings.TrimSpace(name)) {
+	err := simkit.ParseMix(s, func(name string) *int {
+		switch name {
 		case "success":
-			m.Success = w
+			return &m.Success
 		case "fail":
-			m.Fail = w
+			return &m.Fail
 		case "fail_target", "failtarget", "210501":
-			m.FailTarget = w
+			return &m.FailTarget
 		case "uncertain", "uncertain10014", "uncertain_10014", "10014":
-			m.Uncertain10014 = w
+			return &m.Uncertain10014
 		case "duplicate", "duplicate210508", "duplicate_210508", "210508":
-			m.Duplicate210508 = w
+			return &m.Duplicate210508
 		case "timeout", "timeout_after_success":
-			m.TimeoutAfterSuccess = w
+			return &m.TimeoutAfterSuccess
 		case "5xx", "error5xx", "error5xx_after_success":
-			m.Error5xxAfterSuccess = w
+			return &m.Error5xxAfterSuccess
 		case "reject", "reject_retry", "retry", "210507":
-			m.RejectRetry = w
-		default:
-			return Mix{}, fmt.Errorf("mix: unknown kind %q", name)
+			return &m.RejectRetry
 		}
+		return nil
+	})
+	if err != nil {
+		return Mix{}, err
 	}
 	return m, nil
 }
@@ -169,40 +139,5 @@ func ParseMix(s string) (Mix, error) {
 // well distributed even over consecutive numbers. Negative weights count as
 // zero; an all-zero mix gives KindSuccess.
 func Decide(m Mix, seed uint64, phone string) Kind {
-	ws := m.weights()
-	var total uint64
-	for _, w := range ws {
-		if w > 0 {
-			total += uint64(w)
-		}
-	}
-	if total == 0 {
-		return KindSuccess
-	}
-	// FNV-1a with the seed folded into the offset basis, then the
-	// splitmix64 finaliser so that every input bit reaches every output bit.
-	h := uint64(14695981039346656037) ^ mix64(seed)
-	for i := range len(phone) {
-		h ^= uint64(phone[i])
-		h *= 1099511628211
-	}
-	r := mix64(h) % total
-	for k, w := range ws {
-		if w <= 0 {
-			continue
-		}
-		if r < uint64(w) {
-			return Kind(k)
-		}
-		r -= uint64(w)
-	}
-	return KindSuccess // unreachable
-}
-
-// mix64 is the splitmix64 finaliser.
-func mix64(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
-	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
-	return x ^ (x >> 31)
+	return m.weights().Draw(seed, phone)
 }

@@ -28,7 +28,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/url"
 	"strings"
@@ -38,6 +37,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"topup/bench/simkit"
 	"topup/engine"
 	"topup/transports/juhe"
 )
@@ -267,12 +267,9 @@ type Sim struct {
 	log    *slog.Logger
 	served chan struct{} // closed when srv.Serve returns
 
-	done chan struct{}
-	wg   sync.WaitGroup // senders
-	jobs chan *delivery
-
-	rngMu sync.Mutex
-	rng   *rand.Rand
+	done    chan struct{}
+	courier *simkit.Courier
+	latency *simkit.Latency // lock order: Sim.mu before latency
 
 	mu         sync.Mutex
 	records    []Record
@@ -283,7 +280,6 @@ type Sim struct {
 
 	received, badKey, badSign, malformed, unknownPid, accepted atomic.Int64
 	queries, queriesUnknown                                    atomic.Int64
-	sent, ok, failed, abandoned, dropped, pending              atomic.Int64
 	closeOnce                                                  sync.Once
 	closeErr                                                   error
 }
@@ -295,12 +291,13 @@ type order struct {
 	sta      string    // "1" or "9"
 }
 
-// delivery is one order's callback, delivered copies times in sequence.
+// delivery is one order's callback, delivered copies times in sequence: a
+// simkit.Callback.
 type delivery struct {
-	rec     int
-	url     string
-	copies  int // deliveries still due, this one included
-	attempt int
+	s      *Sim
+	rec    int
+	url    string
+	copies int // deliveries still due, this one included
 }
 
 // Start validates cfg, listens and serves until Close.
@@ -319,8 +316,7 @@ func Start(cfg Config) (*Sim, error) {
 		log:       cfg.Logger,
 		served:    make(chan struct{}),
 		done:      make(chan struct{}),
-		jobs:      make(chan *delivery, cfg.Senders),
-		rng:       rand.New(rand.NewPCG(cfg.Seed, 0x7e5e)),
+		latency:   simkit.NewLatency(cfg.Latency, cfg.Jitter, cfg.Seed, 0x7e5e),
 		orders:    make(map[string]*order),
 		recharges: make(map[string]int),
 	}
@@ -343,10 +339,8 @@ func Start(cfg Config) (*Sim, error) {
 		CloseOnShutdown: true,
 		Logger:          fasthttpLogger{cfg.Logger},
 	}
-	s.wg.Add(cfg.Senders)
-	for range cfg.Senders {
-		go s.sender()
-	}
+	s.courier = simkit.StartCourier(simkit.CourierConfig{Senders: cfg.Senders, MaxPending: cfg.MaxPending,
+		Retries: cfg.CallbackRetries, RetryInterval: cfg.CallbackRetryInterval}, s.done)
 	go func() {
 		defer close(s.served)
 		if err := s.srv.Serve(ln); err != nil {
@@ -388,7 +382,7 @@ func (s *Sim) Close() error {
 			}
 			break
 		}
-		s.wg.Wait()
+		s.courier.Wait()
 		s.cb.CloseIdleConnections()
 	})
 	return s.closeErr
@@ -396,6 +390,7 @@ func (s *Sim) Close() error {
 
 // Stats returns a snapshot of the counters.
 func (s *Sim) Stats() Stats {
+	cb := s.courier.Counts()
 	st := Stats{
 		Received:           int(s.received.Load()),
 		BadKey:             int(s.badKey.Load()),
@@ -405,12 +400,12 @@ func (s *Sim) Stats() Stats {
 		Accepted:           int(s.accepted.Load()),
 		Queries:            int(s.queries.Load()),
 		QueriesUnknown:     int(s.queriesUnknown.Load()),
-		CallbacksSent:      int(s.sent.Load()),
-		CallbacksOK:        int(s.ok.Load()),
-		CallbacksFailed:    int(s.failed.Load()),
-		CallbacksAbandoned: int(s.abandoned.Load()),
-		CallbacksDropped:   int(s.dropped.Load()),
-		Pending:            int(s.pending.Load()),
+		CallbacksSent:      cb.Sent,
+		CallbacksOK:        cb.OK,
+		CallbacksFailed:    cb.Failed,
+		CallbacksAbandoned: cb.Abandoned,
+		CallbacksDropped:   cb.Dropped,
+		Pending:            cb.Pending,
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -564,12 +559,12 @@ func (s *Sim) submit(ctx *fasthttp.RequestCtx) {
 	code, kind, rec, due := s.accept(phone, pid, orderID, key, sign, cburl)
 	if due != nil && s.cfg.CallbackBeforeReply {
 		if s.sleep(time.Until(due.at)) {
-			s.deliver(due.d)
+			s.courier.Deliver(due.d)
 		} else {
-			s.pending.Add(-1)
+			s.courier.Discard()
 		}
 	} else if due != nil {
-		s.after(time.Until(due.at), due.d)
+		s.courier.Send(time.Until(due.at), due.d)
 	}
 	if !s.sleep(s.cfg.ReplyDelay) {
 		return
@@ -642,7 +637,7 @@ func (s *Sim) accept(phone, pid, orderID, key, sign, cburl string) (int, Kind, R
 		s.seq++
 		rec.SporderID = fmt.Sprintf("F%s%011d", now.Format("060102150405"), s.seq)
 		rec.Cost = engine.ChargeFor(face, s.cfg.CostPermille)
-		o.resultAt = now.Add(s.delay())
+		o.resultAt = now.Add(s.latency.Draw())
 		o.sta = "9"
 		if rec.Recharged {
 			o.sta = "1"
@@ -662,15 +657,13 @@ func (s *Sim) accept(phone, pid, orderID, key, sign, cburl string) (int, Kind, R
 		switch {
 		case err != nil:
 			s.log.Debug("juhesim: no callback", "orderid", orderID, "err", err)
-		case s.pending.Add(1) > int64(s.cfg.MaxPending):
-			s.pending.Add(-1)
-			s.dropped.Add(1)
+		case !s.courier.Admit(): // MaxPending reached: counted as dropped
 		default:
 			copies := 1
 			if s.cfg.DuplicateCallbacks {
 				copies = 2
 			}
-			due = &dueCallback{at: o.resultAt.Add(s.cfg.LateCallbackDelay), d: &delivery{rec: o.rec, url: u, copies: copies}}
+			due = &dueCallback{at: o.resultAt.Add(s.cfg.LateCallbackDelay), d: &delivery{s: s, rec: o.rec, url: u, copies: copies}}
 		}
 	}
 	switch kind {
@@ -746,66 +739,25 @@ func (s *Sim) query(ctx *fasthttp.RequestCtx) {
 	ctx.SetBody(b)
 }
 
-// delay draws Latency±Jitter. Lock order: Sim.mu before rngMu.
-func (s *Sim) delay() time.Duration {
-	d := s.cfg.Latency
-	if j := s.cfg.Jitter; j > 0 {
-		s.rngMu.Lock()
-		d += time.Duration(s.rng.Int64N(2*int64(j)+1)) - j
-		s.rngMu.Unlock()
+// Push makes one attempt at the callback.
+func (d *delivery) Push() error {
+	err := d.s.push(d.url)
+	if err != nil {
+		d.s.log.Debug("juhesim: callback", "err", err)
 	}
-	return max(d, 0)
+	return err
 }
 
-// after hands d to a sender once delay has passed.
-func (s *Sim) after(delay time.Duration, d *delivery) {
-	time.AfterFunc(max(delay, 0), func() {
-		select {
-		case s.jobs <- d:
-		case <-s.done:
-			s.pending.Add(-1)
-		}
-	})
-}
-
-func (s *Sim) sender() {
-	defer s.wg.Done()
-	for {
-		select {
-		case <-s.done:
-			return
-		case d := <-s.jobs:
-			s.deliver(d)
-		}
-	}
-}
-
-// deliver makes one attempt at d and schedules what comes next: a resend,
-// the duplicate copy, or nothing.
-func (s *Sim) deliver(d *delivery) {
-	s.sent.Add(1)
-	if err := s.push(d.url); err == nil {
-		s.ok.Add(1)
-		s.mu.Lock()
-		s.records[d.rec].CallbacksDelivered++
-		s.mu.Unlock()
-	} else {
-		s.failed.Add(1)
-		s.log.Debug("juhesim: callback", "err", err)
-		if d.attempt < s.cfg.CallbackRetries {
-			d.attempt++
-			s.after(s.cfg.CallbackRetryInterval, d)
-			return
-		}
-		s.abandoned.Add(1)
+// Next counts a delivery on the record and moves on to the duplicate copy,
+// if one is due.
+func (d *delivery) Next(delivered bool) (time.Duration, bool) {
+	if delivered {
+		d.s.mu.Lock()
+		d.s.records[d.rec].CallbacksDelivered++
+		d.s.mu.Unlock()
 	}
 	d.copies--
-	d.attempt = 0
-	if d.copies > 0 {
-		s.after(0, d)
-		return
-	}
-	s.pending.Add(-1)
+	return 0, d.copies > 0
 }
 
 // push sends one callback and waits for a 2xx with a non-empty body.

@@ -1,10 +1,9 @@
 package sockmodsim
 
 import (
-	"errors"
-	"fmt"
 	"strconv"
-	"strings"
+
+	"topup/bench/simkit"
 )
 
 // Mix weighs the kinds of outcome the simulator draws. Only ratios matter;
@@ -69,71 +68,42 @@ func (k Kind) Recharged() bool {
 }
 
 // weights lists the weights in Kind order.
-func (m Mix) weights() [numKinds]int {
-	return [numKinds]int{m.Success, m.Fail, m.FailTarget, m.Uncertain, m.NoCallback, m.Partial}
+func (m Mix) weights() simkit.Weights[Kind] {
+	return simkit.Weights[Kind]{m.Success, m.Fail, m.FailTarget, m.Uncertain, m.NoCallback, m.Partial}
 }
 
 // Total is the sum of the weights.
-func (m Mix) Total() int {
-	t := 0
-	for _, w := range m.weights() {
-		t += w
-	}
-	return t
-}
+func (m Mix) Total() int { return m.weights().Total() }
 
 // Validate reports negative weights.
-func (m Mix) Validate() error {
-	var errs []error
-	for k, w := range m.weights() {
-		if w < 0 {
-			errs = append(errs, fmt.Errorf("mix: %s weight %d is negative", Kind(k), w))
-		}
-	}
-	return errors.Join(errs...)
-}
+func (m Mix) Validate() error { return m.weights().Validate() }
 
 // String renders the mix in ParseMix's syntax.
-func (m Mix) String() string {
-	parts := make([]string, 0, numKinds)
-	for k, w := range m.weights() {
-		parts = append(parts, Kind(k).String()+"="+strconv.Itoa(w))
-	}
-	return strings.Join(parts, ",")
-}
+func (m Mix) String() string { return m.weights().String() }
 
 // ParseMix parses "success=80,fail=10,fail_target=3,uncertain=4,nocallback=2,partial=1".
 // Kinds not named weigh 0; "no_callback" is accepted for "nocallback".
 func ParseMix(s string) (Mix, error) {
 	var m Mix
-	if strings.TrimSpace(s) == "" {
-		return m, errors.New("mix: empty")
-	}
-	for part := range strings.SplitSeq(s, ",") {
-		name, val, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok {
-			return Mix{}, fmt.Errorf("mix: %q is not kind=weight", part)
-		}
-		w, err := strconv.Atoi(strings.TrimSpace(val))
-		if err != nil || w < 0 {
-			return Mix{}, fmt.Errorf("mix: weight of %q must be a non-negative integer", name)
-		}
-		switch strings.ToLower(strings.TrimSpace(name)) {
+	err := simkit.ParseMix(s, func(name string) *int {
+		switch name {
 		case "success":
-			m.Success = w
+			return &m.Success
 		case "fail":
-			m.Fail = w
+			return &m.Fail
 		case "fail_target", "failtarget":
-			m.FailTarget = w
+			return &m.FailTarget
 		case "uncertain":
-			m.Uncertain = w
+			return &m.Uncertain
 		case "nocallback", "no_callback":
-			m.NoCallback = w
+			return &m.NoCallback
 		case "partial":
-			m.Partial = w
-		default:
-			return Mix{}, fmt.Errorf("mix: unknown kind %q", name)
+			return &m.Partial
 		}
+		return nil
+	})
+	if err != nil {
+		return Mix{}, err
 	}
 	return m, nil
 }
@@ -144,40 +114,5 @@ func ParseMix(s string) (Mix, error) {
 // outcome, and well distributed even over consecutive numbers. Negative
 // weights count as zero; an all-zero mix gives KindSuccess.
 func Decide(m Mix, seed uint64, chargeAcct string) Kind {
-	ws := m.weights()
-	var total uint64
-	for _, w := range ws {
-		if w > 0 {
-			total += uint64(w)
-		}
-	}
-	if total == 0 {
-		return KindSuccess
-	}
-	// FNV-1a with the seed folded into the offset basis, then the
-	// splitmix64 finaliser so that every input bit reaches every output bit.
-	h := uint64(14695981039346656037) ^ mix64(seed)
-	for i := range len(chargeAcct) {
-		h ^= uint64(chargeAcct[i])
-		h *= 1099511628211
-	}
-	r := mix64(h) % total
-	for k, w := range ws {
-		if w <= 0 {
-			continue
-		}
-		if r < uint64(w) {
-			return Kind(k)
-		}
-		r -= uint64(w)
-	}
-	return KindSuccess // unreachable
-}
-
-// mix64 is the splitmix64 finaliser.
-func mix64(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
-	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
-	return x ^ (x >> 31)
+	return m.weights().Draw(seed, chargeAcct)
 }

@@ -19,13 +19,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"topup/bench/simkit"
 	"topup/engine"
 	"topup/transports/sockmod"
 )
@@ -223,14 +223,12 @@ type Sim struct {
 	log *slog.Logger
 
 	done    chan struct{}
-	wg      sync.WaitGroup // accept loop, order connections, senders
+	wg      sync.WaitGroup // accept loop, order connections
 	connSem chan struct{}
-	jobs    chan *delivery
+	courier *simkit.Courier
+	latency *simkit.Latency
 
 	balance atomic.Int64 // fen
-
-	rngMu sync.Mutex
-	rng   *rand.Rand
 
 	mu            sync.Mutex
 	records       []Record
@@ -238,19 +236,19 @@ type Sim struct {
 	successByAcct map[string]int
 	duplicates    int
 
-	received, badSign, malformed, acked           atomic.Int64
-	sent, ok, failed, abandoned, dropped, pending atomic.Int64
-	closeOnce                                     sync.Once
+	received, badSign, malformed, acked atomic.Int64
+	closeOnce                           sync.Once
 }
 
-// delivery is the callbacks still due for one order, sent in sequence.
+// delivery is the callbacks still due for one order, sent in sequence: a
+// simkit.Callback.
 type delivery struct {
-	rec     int // index into records
-	addr    string
-	frames  [][]byte
-	step    int
-	attempt int
-	allOK   bool
+	s      *Sim
+	rec    int // index into records
+	addr   string
+	frames [][]byte
+	step   int
+	allOK  bool
 }
 
 // Start validates cfg, listens and serves until Close.
@@ -269,17 +267,15 @@ func Start(cfg Config) (*Sim, error) {
 		log:           cfg.Logger,
 		done:          make(chan struct{}),
 		connSem:       make(chan struct{}, cfg.MaxConns),
-		jobs:          make(chan *delivery, cfg.Senders),
-		rng:           rand.New(rand.NewPCG(cfg.Seed, 0x5eed)),
+		latency:       simkit.NewLatency(cfg.Latency, cfg.Jitter, cfg.Seed, 0x5eed),
 		byID:          make(map[int64]int),
 		successByAcct: make(map[string]int),
 	}
+	s.courier = simkit.StartCourier(simkit.CourierConfig{Senders: cfg.Senders, MaxPending: cfg.MaxPending,
+		Retries: cfg.CallbackRetries, RetryInterval: cfg.CallbackRetryInterval}, s.done)
 	s.balance.Store(int64(startBalance))
-	s.wg.Add(1 + cfg.Senders)
+	s.wg.Add(1)
 	go s.accept()
-	for range cfg.Senders {
-		go s.sender()
-	}
 	return s, nil
 }
 
@@ -294,6 +290,7 @@ func (s *Sim) Close() error {
 		close(s.done)
 		err = s.ln.Close()
 		s.wg.Wait()
+		s.courier.Wait()
 	})
 	if err != nil {
 		return fmt.Errorf("sockmodsim: close: %w", err)
@@ -303,17 +300,18 @@ func (s *Sim) Close() error {
 
 // Stats returns a snapshot of the counters.
 func (s *Sim) Stats() Stats {
+	cb := s.courier.Counts()
 	st := Stats{
 		Received:           int(s.received.Load()),
 		BadSign:            int(s.badSign.Load()),
 		Malformed:          int(s.malformed.Load()),
 		Acked:              int(s.acked.Load()),
-		CallbacksSent:      int(s.sent.Load()),
-		CallbacksOK:        int(s.ok.Load()),
-		CallbacksFailed:    int(s.failed.Load()),
-		CallbacksAbandoned: int(s.abandoned.Load()),
-		CallbacksDropped:   int(s.dropped.Load()),
-		Pending:            int(s.pending.Load()),
+		CallbacksSent:      cb.Sent,
+		CallbacksOK:        cb.OK,
+		CallbacksFailed:    cb.Failed,
+		CallbacksAbandoned: cb.Abandoned,
+		CallbacksDropped:   cb.Dropped,
+		Pending:            cb.Pending,
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -442,12 +440,9 @@ func (s *Sim) serveOrder(c net.Conn) {
 		host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
 		addr = net.JoinHostPort(host, strconv.Itoa(s.cfg.CallbackPort))
 	}
-	if s.pending.Add(1) > int64(s.cfg.MaxPending) {
-		s.pending.Add(-1)
-		s.dropped.Add(1)
-		return
+	if s.courier.Admit() {
+		s.courier.Send(s.latency.Draw(), &delivery{s: s, rec: idx, addr: addr, frames: frames, allOK: true})
 	}
-	s.after(s.delay(), &delivery{rec: idx, addr: addr, frames: frames, allOK: true})
 }
 
 // record notes a validly signed order; dup reports a repeated chargeId.
@@ -519,69 +514,23 @@ func (s *Sim) results(o sockmod.Order, kind Kind) ([][]byte, error) {
 	return frames, nil
 }
 
-// delay draws Latency±Jitter.
-func (s *Sim) delay() time.Duration {
-	d := s.cfg.Latency
-	if j := s.cfg.Jitter; j > 0 {
-		s.rngMu.Lock()
-		d += time.Duration(s.rng.Int64N(2*int64(j)+1)) - j
-		s.rngMu.Unlock()
-	}
-	return max(d, 0)
-}
+// Push sends the current callback frame.
+func (d *delivery) Push() error { return d.s.push(d.addr, d.frames[d.step]) }
 
-// after hands d to a sender once delay has passed.
-func (s *Sim) after(delay time.Duration, d *delivery) {
-	time.AfterFunc(delay, func() {
-		select {
-		case s.jobs <- d:
-		case <-s.done:
-			s.pending.Add(-1)
-		}
-	})
-}
-
-func (s *Sim) sender() {
-	defer s.wg.Done()
-	for {
-		select {
-		case <-s.done:
-			return
-		case d := <-s.jobs:
-			s.deliver(d)
-		}
-	}
-}
-
-// deliver makes one attempt at d's current callback and schedules what
-// comes next: a resend, the follow-up, or nothing.
-func (s *Sim) deliver(d *delivery) {
-	s.sent.Add(1)
-	err := s.push(d.addr, d.frames[d.step])
-	if err == nil {
-		s.ok.Add(1)
-	} else {
-		s.failed.Add(1)
-		if d.attempt < s.cfg.CallbackRetries {
-			d.attempt++
-			s.after(s.cfg.CallbackRetryInterval, d)
-			return
-		}
-		s.abandoned.Add(1)
-		d.allOK = false
-	}
+// Next moves on to the follow-up, if any, UncertainFollowUp later; after
+// the last frame it marks the record delivered if every frame was.
+func (d *delivery) Next(delivered bool) (time.Duration, bool) {
+	d.allOK = d.allOK && delivered
 	d.step++
-	d.attempt = 0
 	if d.step < len(d.frames) {
-		s.after(s.cfg.UncertainFollowUp, d)
-		return
+		return d.s.cfg.UncertainFollowUp, true
 	}
 	if d.allOK {
-		s.mu.Lock()
-		s.records[d.rec].CallbackDelivered = true
-		s.mu.Unlock()
+		d.s.mu.Lock()
+		d.s.records[d.rec].CallbackDelivered = true
+		d.s.mu.Unlock()
 	}
-	s.pending.Add(-1)
+	return 0, false
 }
 
 // push sends one callback frame and waits for the engine's OK.

@@ -1,18 +1,12 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
+	"net/url"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"topup/bench/dingyinsim"
@@ -79,11 +73,7 @@ func runDingyin(args []string) int {
 		fmt.Fprintf(fs.Output(), "topupsim dingyin: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := newLogger(*verbose)
 
 	cfg, err := dingyinConfig(*mixFlag, *balance, *products)
 	if err != nil {
@@ -99,40 +89,29 @@ func runDingyin(args []string) int {
 		return 2
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	sim, err := dingyinsim.Start(cfg)
-	if err != nil {
+	if _, err := runUntilSignal(runSpec[*dingyinsim.Sim]{
+		name: "dingyin simulator", log: log, statsAddr: *statsAddr,
+		start: func() (*dingyinsim.Sim, error) { return dingyinsim.Start(cfg) },
+		listening: func(sim *dingyinsim.Sim) []any {
+			return []any{"url", sim.URL(), "userid", cfg.UserID, "mix", cfg.Mix.String(),
+				"seed", cfg.Seed, "latency", cfg.Latency, "jitter", cfg.Jitter, "callbacks", cfg.Callbacks,
+				"balance", dingyin.FormatYuan(cfg.Balance)}
+		},
+		stats: func(sim *dingyinsim.Sim, q url.Values) any {
+			st := sim.Stats()
+			if q.Get("accts") == "" {
+				st.RechargesByAccount = nil
+			}
+			return st
+		},
+		stopped: func(sim *dingyinsim.Sim) []any {
+			st := sim.Stats()
+			return []any{"received", st.Received, "bad_sign", st.BadSign, "duplicates", st.Duplicates,
+				"queries", st.Queries, "callbacks_sent", st.CallbacksSent, "callbacks_ok", st.CallbacksOK,
+				"callbacks_abandoned", st.CallbacksAbandoned, "pending", st.Pending, "balance", dingyin.FormatYuan(st.Balance)}
+		},
+	}); err != nil {
 		fmt.Fprintln(os.Stderr, "topupsim dingyin:", err)
-		return 1
-	}
-	log.Info("dingyin simulator listening", "url", sim.URL(), "userid", cfg.UserID, "mix", cfg.Mix.String(),
-		"seed", cfg.Seed, "latency", cfg.Latency, "jitter", cfg.Jitter, "callbacks", cfg.Callbacks,
-		"balance", dingyin.FormatYuan(cfg.Balance))
-
-	var srv *http.Server
-	if *statsAddr != "" {
-		if srv, err = serveDingyinStats(*statsAddr, sim, log); err != nil {
-			_ = sim.Close()
-			fmt.Fprintln(os.Stderr, "topupsim dingyin:", err)
-			return 1
-		}
-	}
-
-	<-ctx.Done()
-	log.Info("dingyin simulator shutting down")
-	if srv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = srv.Shutdown(sctx)
-		cancel()
-	}
-	closeErr := sim.Close()
-	st := sim.Stats()
-	log.Info("dingyin simulator stopped", "received", st.Received, "bad_sign", st.BadSign, "duplicates", st.Duplicates,
-		"queries", st.Queries, "callbacks_sent", st.CallbacksSent, "callbacks_ok", st.CallbacksOK,
-		"callbacks_abandoned", st.CallbacksAbandoned, "pending", st.Pending, "balance", dingyin.FormatYuan(st.Balance))
-	if closeErr != nil {
-		fmt.Fprintln(os.Stderr, "topupsim dingyin:", closeErr)
 		return 1
 	}
 	return 0
@@ -170,32 +149,4 @@ func dingyinConfig(mix, balance, products string) (dingyinsim.Config, error) {
 		}
 	}
 	return cfg, errors.Join(errs...)
-}
-
-// serveDingyinStats serves the simulator's counters until the server is
-// shut down.
-func serveDingyinStats(addr string, sim *dingyinsim.Sim, log *slog.Logger) (*http.Server, error) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
-		st := sim.Stats()
-		if r.URL.Query().Get("accts") == "" {
-			st.RechargesByAccount = nil
-		}
-		w.Header().Set("Content-Type", "application/json")
-		if err := json.NewEncoder(w).Encode(st); err != nil {
-			log.Debug("stats: write", "err", err)
-		}
-	})
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("stats: listen: %w", err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("stats server", "err", err)
-		}
-	}()
-	log.Info("stats served", "url", "http://"+ln.Addr().String()+"/stats")
-	return srv, nil
 }

@@ -1,19 +1,12 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
-	"os"
-	"os/signal"
+	"net/url"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"topup/bench/juhesim"
@@ -89,11 +82,7 @@ func runJuhe(args []string) int {
 		return 2
 	}
 
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := newLogger(*verbose)
 
 	mix, err := juhesim.ParseMix(*mixFlag)
 	if err != nil {
@@ -133,42 +122,31 @@ func runJuhe(args []string) int {
 		return 2
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	sim, err := juhesim.Start(cfg)
+	step, err := runUntilSignal(runSpec[*juhesim.Sim]{
+		name: "topupsim juhe", log: log, statsAddr: *statsAddr,
+		start: func() (*juhesim.Sim, error) { return juhesim.Start(cfg) },
+		listening: func(sim *juhesim.Sim) []any {
+			return []any{"url", sim.URL(), "mix", mix.String(), "seed", *seed,
+				"latency", *latency, "jitter", *jitter, "callbacks", *callbacks, "dup_callbacks", *dupCallbacks,
+				"late", *late, "callback_before_reply", *cbFirst}
+		},
+		stats: func(sim *juhesim.Sim, q url.Values) any {
+			st := sim.Stats()
+			if q.Get("phones") == "" {
+				st.RechargesByPhone = nil
+			}
+			return st
+		},
+		stopped: func(sim *juhesim.Sim) []any {
+			st := sim.Stats()
+			return []any{"received", st.Received, "accepted", st.Accepted, "bad_sign", st.BadSign,
+				"bad_key", st.BadKey, "duplicates", st.DuplicateOrderIDs, "queries", st.Queries, "recharges", st.Recharges,
+				"callbacks_ok", st.CallbacksOK, "callbacks_failed", st.CallbacksFailed,
+				"callbacks_abandoned", st.CallbacksAbandoned, "pending", st.Pending}
+		},
+	})
 	if err != nil {
-		log.Error("topupsim juhe: start", "err", err)
-		return 1
-	}
-	log.Info("topupsim juhe listening", "url", sim.URL(), "mix", mix.String(), "seed", *seed,
-		"latency", *latency, "jitter", *jitter, "callbacks", *callbacks, "dup_callbacks", *dupCallbacks,
-		"late", *late, "callback_before_reply", *cbFirst)
-
-	var srv *http.Server
-	if *statsAddr != "" {
-		if srv, err = serveJuheStats(*statsAddr, sim, log); err != nil {
-			_ = sim.Close()
-			log.Error("topupsim juhe: stats", "err", err)
-			return 1
-		}
-	}
-
-	<-ctx.Done()
-	log.Info("topupsim juhe shutting down")
-	if srv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = srv.Shutdown(sctx)
-		cancel()
-	}
-	closeErr := sim.Close()
-	st := sim.Stats()
-	log.Info("topupsim juhe stopped", "received", st.Received, "accepted", st.Accepted, "bad_sign", st.BadSign,
-		"bad_key", st.BadKey, "duplicates", st.DuplicateOrderIDs, "queries", st.Queries, "recharges", st.Recharges,
-		"callbacks_ok", st.CallbacksOK, "callbacks_failed", st.CallbacksFailed,
-		"callbacks_abandoned", st.CallbacksAbandoned, "pending", st.Pending)
-	if closeErr != nil {
-		log.Error("topupsim juhe: close", "err", closeErr)
+		log.Error("topupsim juhe: "+step, "err", err)
 		return 1
 	}
 	return 0
@@ -189,32 +167,4 @@ func parseProducts(s string) (map[string]engine.Fen, error) {
 		out[strings.TrimSpace(pid)] = engine.Fen(v)
 	}
 	return out, nil
-}
-
-// serveJuheStats serves the simulator's counters until the server is shut
-// down.
-func serveJuheStats(addr string, sim *juhesim.Sim, log *slog.Logger) (*http.Server, error) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
-		st := sim.Stats()
-		if r.URL.Query().Get("phones") == "" {
-			st.RechargesByPhone = nil
-		}
-		w.Header().Set("Content-Type", "application/json")
-		if err := json.NewEncoder(w).Encode(st); err != nil {
-			log.Debug("stats: write", "err", err)
-		}
-	})
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("stats: listen: %w", err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("stats server", "err", err)
-		}
-	}()
-	log.Info("stats served", "url", "http://"+ln.Addr().String()+"/stats")
-	return srv, nil
 }

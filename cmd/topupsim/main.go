@@ -4,17 +4,12 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
+	"net/url"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"topup/bench/sockmodsim"
@@ -92,11 +87,7 @@ func run(args []string) error {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := newLogger(*verbose)
 	slog.SetDefault(log)
 
 	mix, err := sockmodsim.ParseMix(*mixFlag)
@@ -123,37 +114,28 @@ func run(args []string) error {
 		return err
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	sim, err := sockmodsim.Start(cfg)
-	if err != nil {
-		return err
-	}
-	log.Info("topupsim listening", "addr", sim.Addr(), "callback", callbackTarget(cfg), "mix", mix.String(),
-		"seed", *seed, "latency", *latency, "jitter", *jitter, "followup", *followUp)
-
-	var srv *http.Server
-	if *statsAddr != "" {
-		if srv, err = serveStats(*statsAddr, sim, log); err != nil {
-			_ = sim.Close()
-			return err
-		}
-	}
-
-	<-ctx.Done()
-	log.Info("topupsim shutting down")
-	if srv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = srv.Shutdown(sctx)
-		cancel()
-	}
-	closeErr := sim.Close()
-	st := sim.Stats()
-	log.Info("topupsim stopped", "received", st.Received, "acked", st.Acked, "bad_sign", st.BadSign,
-		"malformed", st.Malformed, "callbacks_ok", st.CallbacksOK, "callbacks_failed", st.CallbacksFailed,
-		"callbacks_abandoned", st.CallbacksAbandoned, "pending", st.Pending, "duplicates", st.DuplicateChargeIDs)
-	return closeErr
+	_, err = runUntilSignal(runSpec[*sockmodsim.Sim]{
+		name: "topupsim", log: log, statsAddr: *statsAddr,
+		start: func() (*sockmodsim.Sim, error) { return sockmodsim.Start(cfg) },
+		listening: func(sim *sockmodsim.Sim) []any {
+			return []any{"addr", sim.Addr(), "callback", callbackTarget(cfg), "mix", mix.String(),
+				"seed", *seed, "latency", *latency, "jitter", *jitter, "followup", *followUp}
+		},
+		stats: func(sim *sockmodsim.Sim, q url.Values) any {
+			st := sim.Stats()
+			if q.Get("accts") == "" {
+				st.SuccessByAcct = nil
+			}
+			return st
+		},
+		stopped: func(sim *sockmodsim.Sim) []any {
+			st := sim.Stats()
+			return []any{"received", st.Received, "acked", st.Acked, "bad_sign", st.BadSign,
+				"malformed", st.Malformed, "callbacks_ok", st.CallbacksOK, "callbacks_failed", st.CallbacksFailed,
+				"callbacks_abandoned", st.CallbacksAbandoned, "pending", st.Pending, "duplicates", st.DuplicateChargeIDs}
+		},
+	})
+	return err
 }
 
 func callbackTarget(cfg sockmodsim.Config) string {
@@ -161,31 +143,4 @@ func callbackTarget(cfg sockmodsim.Config) string {
 		return cfg.CallbackAddr
 	}
 	return fmt.Sprintf("<sender>:%d", cfg.CallbackPort)
-}
-
-// serveStats serves the simulator's counters until the server is shut down.
-func serveStats(addr string, sim *sockmodsim.Sim, log *slog.Logger) (*http.Server, error) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
-		st := sim.Stats()
-		if r.URL.Query().Get("accts") == "" {
-			st.SuccessByAcct = nil
-		}
-		w.Header().Set("Content-Type", "application/json")
-		if err := json.NewEncoder(w).Encode(st); err != nil {
-			log.Debug("stats: write", "err", err)
-		}
-	})
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("stats: listen: %w", err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("stats server", "err", err)
-		}
-	}()
-	log.Info("stats served", "url", "http://"+ln.Addr().String()+"/stats")
-	return srv, nil
 }
