@@ -322,3 +322,26 @@ func BenchmarkStep(b *testing.B) {
 		_, _, _ = Step(x, EvResult{Attempt: 1, Channel: "a", Outcome: OutcomeSuccess}, 3)
 	}
 }
+
+func TestParseYuan(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		r    Rounding
+		want Fen
+		ok   bool
+	}{
+		{"100.000", ExactFen, 10000, true}, {"7", ExactFen, 700, true}, {"0.5", ExactFen, 50, true},
+		{"99.105", ExactFen, 0, false}, {"99.105", HalfUpFen, 9911, true}, {"99.104", HalfUpFen, 9910, true},
+		{"19.630", HalfUpFen, 1963, true}, {"-3.125", HalfUpFen, -313, true}, {"0.0049", HalfUpFen, 0, true},
+		{"", HalfUpFen, 0, false}, {".5", HalfUpFen, 0, false}, {"1.", HalfUpFen, 0, false}, {"1e3", HalfUpFen, 0, false},
+		{"+1", HalfUpFen, 0, false}, {" 1", HalfUpFen, 0, false}, {"1234567890123456", HalfUpFen, 0, false},
+	} {
+		got, err := ParseYuan(c.in, c.r)
+		if (err == nil) != c.ok || (c.ok && got != c.want) {
+			t.Errorf("ParseYuan(%q, %d) = %d, %v; want %d ok=%v", c.in, c.r, got, err, c.want, c.ok)
+		}
+		if err != nil && !errors.Is(err, ErrAmount) {
+			t.Errorf("ParseYuan(%q): error %v does not wrap ErrAmount", c.in, err)
+		}
+	}
+}

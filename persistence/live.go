@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"topup/engine"
 )
 
@@ -89,23 +87,14 @@ func summaryOf(o *engine.Order) LiveSummary {
 // It is how start-up finds its work without decoding a million waiting
 // orders.
 func (l *Log) ScanLiveSummaries(fn func(s LiveSummary) error) error {
-	if err := l.Err(); err != nil {
-		return err
-	}
 	snap := l.db.NewSnapshot()
 	defer snap.Close()
-	lower, upper := prefixBounds([]byte{prefixLive})
-	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
-	if err != nil {
-		return fmt.Errorf("persistence: scan live summaries: %w", err)
-	}
-	defer it.Close()
-	for ok := it.First(); ok; ok = it.Next() {
-		id, err := keyID(it.Key())
+	return l.scanIn(snap, "live summaries", []byte{prefixLive}, func(k, v []byte) error {
+		id, err := keyID(k)
 		if err != nil {
-			return fmt.Errorf("persistence: scan live summaries: %w", err)
+			return err
 		}
-		s, err := decodeLiveSummary(id, it.Value())
+		s, err := decodeLiveSummary(id, v)
 		if errors.Is(err, errNoSummary) {
 			var o engine.Order
 			found, gerr := getRecord(snap, orderKey(id), &o)
@@ -117,12 +106,6 @@ func (l *Log) ScanLiveSummaries(fn func(s LiveSummary) error) error {
 		if err != nil {
 			return err
 		}
-		if err := fn(s); err != nil {
-			return err
-		}
-	}
-	if err := it.Error(); err != nil {
-		return fmt.Errorf("persistence: scan live summaries: %w", err)
-	}
-	return nil
+		return fn(s)
+	})
 }

@@ -332,21 +332,12 @@ func (l *Log) LookupOrderNo(uid, orderNo string) (engine.ID, bool, error) {
 // ScanLive calls fn for every order that is not Finished, in id order, as of
 // one consistent snapshot. It stops at and returns the first error of fn.
 func (l *Log) ScanLive(fn func(o *engine.Order) error) error {
-	if err := l.Err(); err != nil {
-		return err
-	}
 	snap := l.db.NewSnapshot()
 	defer snap.Close()
-	lower, upper := prefixBounds([]byte{prefixLive})
-	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
-	if err != nil {
-		return fmt.Errorf("persistence: scan live orders: %w", err)
-	}
-	defer it.Close()
-	for ok := it.First(); ok; ok = it.Next() {
-		id, err := keyID(it.Key())
+	return l.scanIn(snap, "live orders", []byte{prefixLive}, func(k, _ []byte) error {
+		id, err := keyID(k)
 		if err != nil {
-			return fmt.Errorf("persistence: scan live orders: %w", err)
+			return err
 		}
 		var o engine.Order
 		found, err := getRecord(snap, orderKey(id), &o)
@@ -356,14 +347,8 @@ func (l *Log) ScanLive(fn func(o *engine.Order) error) error {
 		if !found || o.ID != id {
 			return fmt.Errorf("persistence: scan live orders: %w: live entry %s without its order", ErrCorrupt, id)
 		}
-		if err := fn(&o); err != nil {
-			return err
-		}
-	}
-	if err := it.Error(); err != nil {
-		return fmt.Errorf("persistence: scan live orders: %w", err)
-	}
-	return nil
+		return fn(&o)
+	})
 }
 
 // ScanOrders calls fn for every order in the log, in id order. It stops at
@@ -381,11 +366,16 @@ func (l *Log) ScanOrders(fn func(o *engine.Order) error) error {
 // scan calls fn with every key and value under prefix. Errors of fn are
 // returned unwrapped.
 func (l *Log) scan(what string, prefix []byte, fn func(k, v []byte) error) error {
+	return l.scanIn(l.db, what, prefix, fn)
+}
+
+// scanIn is scan over r (the database or a snapshot of it).
+func (l *Log) scanIn(r pebble.Reader, what string, prefix []byte, fn func(k, v []byte) error) error {
 	if err := l.Err(); err != nil {
 		return err
 	}
 	lower, upper := prefixBounds(prefix)
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return fmt.Errorf("persistence: scan %s: %w", what, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"topup/engine"
@@ -118,49 +119,16 @@ func parseReply(body []byte) (reply, error) {
 	return r, nil
 }
 
-// maxYuanDigits bounds the integer part of an amount so that the value in
-// fen always fits an int64.
-const maxYuanDigits = 15
-
 // parseYuan parses a non-negative decimal amount in yuan ("19.630", "7",
 // "0.5") into fen, rounded half up at the third decimal, without a float.
 // Signs, exponents and empty parts are rejected.
 func parseYuan(s string) (engine.Fen, error) {
-	i := 0
-	var fen int64
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		if i == maxYuanDigits {
-			return 0, fmt.Errorf("juhe: amount %q too large", s)
-		}
-		fen = fen*10 + int64(s[i]-'0')
-		i++
-	}
-	if i == 0 {
+	if strings.HasPrefix(s, "-") {
 		return 0, fmt.Errorf("juhe: amount %q is not a decimal number", s)
 	}
-	fen *= 100
-	if i == len(s) {
-		return engine.Fen(fen), nil
+	fen, err := engine.ParseYuan(s, engine.HalfUpFen)
+	if err != nil {
+		return 0, fmt.Errorf("juhe: %w", err)
 	}
-	if s[i] != '.' || i+1 == len(s) {
-		return 0, fmt.Errorf("juhe: amount %q is not a decimal number", s)
-	}
-	frac := s[i+1:]
-	for k := range len(frac) {
-		c := frac[k]
-		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("juhe: amount %q is not a decimal number", s)
-		}
-		switch k {
-		case 0:
-			fen += int64(c-'0') * 10
-		case 1:
-			fen += int64(c - '0')
-		case 2:
-			if c >= '5' {
-				fen++
-			}
-		}
-	}
-	return engine.Fen(fen), nil
+	return fen, nil
 }

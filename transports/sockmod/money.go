@@ -6,82 +6,29 @@ import (
 	"topup/engine"
 )
 
-// maxYuanDigits bounds the integer part of an amount so that the value in
-// fen always fits an int64.
-const maxYuanDigits = 15
-
 // maxFen is the largest amount parseYuan returns, so that every amount it
 // accepts re-encodes to text it accepts again.
 const maxFen = 99_999_999_999_999_999
 
 // rounding selects how parseYuan treats digits below the fen.
-type rounding uint8
+type rounding = engine.Rounding
 
 const (
-	exactFen  rounding = iota // digits below the fen must be zero
-	halfUpFen                 // round half up (away from zero) to the fen
+	exactFen  = engine.ExactFen  // digits below the fen must be zero
+	halfUpFen = engine.HalfUpFen // round half up (away from zero) to the fen
 )
 
 // parseYuan parses a decimal amount in yuan ("100.000", "-3.5", "7") into
-// fen without going through a float. Exponents are rejected.
+// fen (engine.ParseYuan), bounded so that it re-encodes.
 func parseYuan(s string, mode rounding) (engine.Fen, error) {
-	orig := s
-	neg := false
-	if len(s) > 0 && s[0] == '-' {
-		neg = true
-		s = s[1:]
+	fen, err := engine.ParseYuan(s, mode)
+	if err != nil {
+		return 0, err
 	}
-	i := 0
-	var yuan int64
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		if i == maxYuanDigits {
-			return 0, fmt.Errorf("amount %q too large", orig)
-		}
-		yuan = yuan*10 + int64(s[i]-'0')
-		i++
+	if fen > maxFen || fen < -maxFen {
+		return 0, fmt.Errorf("amount %q too large", s)
 	}
-	if i == 0 {
-		return 0, fmt.Errorf("amount %q is not a decimal number", orig)
-	}
-	fen := yuan * 100
-	if i < len(s) {
-		if s[i] != '.' || i+1 == len(s) {
-			return 0, fmt.Errorf("amount %q is not a decimal number", orig)
-		}
-		frac := s[i+1:]
-		for _, c := range []byte(frac) {
-			if c < '0' || c > '9' {
-				return 0, fmt.Errorf("amount %q is not a decimal number", orig)
-			}
-		}
-		scale := int64(10)
-		for k := 0; k < 2 && k < len(frac); k++ {
-			fen += int64(frac[k]-'0') * scale
-			scale /= 10
-		}
-		if len(frac) > 2 {
-			rest := frac[2:]
-			switch mode {
-			case exactFen:
-				for _, c := range []byte(rest) {
-					if c != '0' {
-						return 0, fmt.Errorf("amount %q is not a whole number of fen", orig)
-					}
-				}
-			case halfUpFen:
-				if rest[0] >= '5' {
-					fen++
-				}
-			}
-		}
-	}
-	if fen > maxFen {
-		return 0, fmt.Errorf("amount %q too large", orig)
-	}
-	if neg {
-		fen = -fen
-	}
-	return engine.Fen(fen), nil
+	return fen, nil
 }
 
 // appendYuan3 appends f in yuan with exactly three decimals, the same text as
