@@ -366,3 +366,63 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 }
 
 func keyOf(uid, orderNo string) string { return uid + "/" + orderNo }
+
+// sumRecharges adds up recharges per phone as several simulators saw them.
+func sumRecharges(perSim ...map[string]int) map[string]int {
+	m := map[string]int{}
+	for _, s := range perSim {
+		for p, k := range s {
+			m[p] += k
+		}
+	}
+	return m
+}
+
+// settle waits until every order has had a callback, deciding orders held
+// past the hold window from the suppliers' records, as a person would:
+// success if a supplier recharged the phone, failed otherwise. It returns
+// how many orders it decided.
+func (c *cluster) settle(orders []opersim.Order, recharges func() map[string]int, timeout time.Duration) int {
+	t := c.t
+	t.Helper()
+	phones := map[string]string{} // platform id → phone, filled on first need
+	phoneOf := func(id string) string {
+		if _, ok := phones[id]; !ok {
+			for _, o := range orders {
+				if v, ok := c.order(opUID, o.OrderNo); ok {
+					phones[v.ID] = o.Phone
+				}
+			}
+		}
+		return phones[id]
+	}
+	decided := 0
+	deadline := time.Now().Add(timeout)
+	for {
+		missing := 0
+		for _, o := range orders {
+			if len(c.recv.Callbacks(opUID, o.OrderNo)) == 0 {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return decided
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d orders never called back; log:\n%s", missing, c.daemonLog())
+		}
+		if held := c.heldOrders(); len(held) > 0 {
+			rc := recharges()
+			for _, h := range held {
+				result := "failed"
+				if rc[phoneOf(h.ID)] > 0 {
+					result = "success"
+				}
+				if c.adminDo("POST", "/admin/orders/"+h.ID+"/resolve", map[string]string{"result": result, "by": "test", "why": "supplier records"}, nil) == 200 {
+					decided++
+				}
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}

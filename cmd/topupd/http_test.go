@@ -88,55 +88,9 @@ func TestHTTPSuppliersFaultModes(t *testing.T) {
 	}
 
 	recharges := func() map[string]int {
-		m := map[string]int{}
-		for p, k := range js.Stats().RechargesByPhone {
-			m[p] += k
-		}
-		for p, k := range ds.Stats().RechargesByAccount {
-			m[p] += k
-		}
-		for p, k := range c.simB.Stats().SuccessByAcct {
-			m[p] += k
-		}
-		return m
+		return sumRecharges(js.Stats().RechargesByPhone, ds.Stats().RechargesByAccount, c.simB.Stats().SuccessByAcct)
 	}
-	held := 0
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		missing := 0
-		for _, o := range orders {
-			if len(c.recv.Callbacks(opUID, o.OrderNo)) == 0 {
-				missing++
-			}
-		}
-		if missing == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d orders not terminal", missing)
-		}
-		// Held orders are decided from the suppliers' records.
-		rc := recharges()
-		for _, h := range c.heldOrders() {
-			var phone string
-			for _, o := range orders {
-				if v, ok := c.order(opUID, o.OrderNo); ok && v.ID == h.ID {
-					phone = o.Phone
-				}
-			}
-			if phone == "" {
-				continue
-			}
-			result := "failed"
-			if rc[phone] > 0 {
-				result = "success"
-			}
-			if st := c.adminDo("POST", "/admin/orders/"+h.ID+"/resolve", map[string]string{"result": result, "by": "test", "why": "supplier records"}, nil); st == 200 {
-				held++
-			}
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	held := c.settle(orders, recharges, 3*time.Minute)
 	time.Sleep(time.Second)
 
 	rc := recharges()

@@ -126,62 +126,10 @@ func TestSIGKILLDuringBurst(t *testing.T) {
 	wg.Wait()
 
 	recharges := func() map[string]int {
-		m := map[string]int{}
-		for _, s := range []*sockmodsim.Sim{c.simA, c.simB} {
-			for p, k := range s.Stats().SuccessByAcct {
-				m[p] += k
-			}
-		}
-		for p, k := range js.Stats().RechargesByPhone {
-			m[p] += k
-		}
-		for p, k := range ds.Stats().RechargesByAccount {
-			m[p] += k
-		}
-		return m
+		return sumRecharges(c.simA.Stats().SuccessByAcct, c.simB.Stats().SuccessByAcct,
+			js.Stats().RechargesByPhone, ds.Stats().RechargesByAccount)
 	}
-	byID := map[string]string{} // platform id → phone, filled lazily
-	phoneOf := func(id string) string {
-		if p, ok := byID[id]; ok {
-			return p
-		}
-		for _, o := range orders {
-			if v, ok := c.order(opUID, o.OrderNo); ok {
-				byID[v.ID] = o.Phone
-			}
-		}
-		return byID[id]
-	}
-	decided := 0
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		missing := 0
-		for _, o := range orders {
-			if len(c.recv.Callbacks(opUID, o.OrderNo)) == 0 {
-				missing++
-			}
-		}
-		if missing == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d orders never called back; log:\n%s", missing, c.daemonLog())
-		}
-		held := c.heldOrders()
-		if len(held) > 0 {
-			rc := recharges()
-			for _, h := range held {
-				result := "failed"
-				if rc[phoneOf(h.ID)] > 0 {
-					result = "success"
-				}
-				if c.adminDo("POST", "/admin/orders/"+h.ID+"/resolve", map[string]string{"result": result, "by": "torture", "why": "supplier records"}, nil) == 200 {
-					decided++
-				}
-			}
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	decided := c.settle(orders, recharges, 5*time.Minute)
 	time.Sleep(time.Second)
 
 	rc := recharges()
