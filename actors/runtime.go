@@ -53,6 +53,10 @@ type Config struct {
 	Notify NotifyPolicy
 	// Query is the policy for attempts without a definite result.
 	Query QueryPolicy
+	// MaxSubmitting bounds submissions waiting for or talking to a supplier
+	// (default 100,000); Overloaded reports when it is reached, and the
+	// acceptor then refuses new orders.
+	MaxSubmitting int
 }
 
 // ErrNotFound is returned for an event on an order that is not in the log.
@@ -112,6 +116,9 @@ func New(cfg Config, d Deps) *Runtime {
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 30 * time.Second
 	}
+	if cfg.MaxSubmitting <= 0 {
+		cfg.MaxSubmitting = 100_000
+	}
 	if d.Now == nil {
 		d.Now = time.Now
 	}
@@ -157,8 +164,22 @@ func (rt *Runtime) LiveActors() int64 { return rt.liveActors.Load() }
 // Submitting is the number of submissions in flight to suppliers.
 func (rt *Runtime) Submitting() int64 { return rt.submitting.Load() }
 
-// Close stops the actor system and the notifier.
-func (rt *Runtime) Close() {
+// Overloaded reports whether submissions have reached MaxSubmitting: new
+// orders should be refused until suppliers catch up.
+func (rt *Runtime) Overloaded() bool { return rt.submitting.Load() >= int64(rt.cfg.MaxSubmitting) }
+
+// Close stops the runtime. Submissions already talking to a supplier get up
+// to drain to finish, so their answers are logged rather than left
+// uncertain; then the actor system and the notifier stop.
+func (rt *Runtime) Close() { rt.CloseWithin(10 * time.Second) }
+
+// CloseWithin is Close with its own drain bound.
+func (rt *Runtime) CloseWithin(drain time.Duration) {
+	deadline := time.Now().Add(drain)
+	for rt.submitting.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // let the last answers reach their actors
 	rt.cancel()
 	rt.timers.stopAll()
 	rt.notifier.close()

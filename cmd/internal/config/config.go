@@ -55,6 +55,9 @@ type Node struct {
 	DataDir string `yaml:"data_dir"`
 	// IdleActorTimeout stops an order actor that received nothing for this long.
 	IdleActorTimeout time.Duration `yaml:"idle_actor_timeout"`
+	// MaxSubmitting bounds orders waiting for or talking to a supplier; while
+	// it is reached, new orders are refused as "overloaded".
+	MaxSubmitting int `yaml:"max_submitting"`
 }
 
 // Redis says where the ledger lives.
@@ -204,7 +207,7 @@ type Log struct {
 // Default is the configuration every file is laid over.
 func Default() Config {
 	return Config{
-		Node:        Node{ID: 1, DataDir: "./var/node1", IdleActorTimeout: 30 * time.Second},
+		Node:        Node{ID: 1, DataDir: "./var/node1", IdleActorTimeout: 30 * time.Second, MaxSubmitting: 100_000},
 		Redis:       Redis{Addr: "127.0.0.1:6379"},
 		OperatorAPI: OperatorAPI{Listen: "127.0.0.1:8088", MaxInflight: 20000, MaxBodyBytes: 16 << 10},
 		AdminAPI:    AdminAPI{Listen: "127.0.0.1:8089"},
@@ -248,6 +251,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Node.DataDir == "" {
 		bad("node.data_dir: required")
+	}
+	if c.Node.MaxSubmitting < 1 {
+		bad("node.max_submitting: must be positive")
 	}
 	if c.Node.IdleActorTimeout < time.Second {
 		bad("node.idle_actor_timeout %s: must be at least 1s", c.Node.IdleActorTimeout)

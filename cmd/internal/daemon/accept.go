@@ -50,6 +50,10 @@ func (a *acceptor) PlaceOrder(ctx context.Context, m engine.Merchant, req *opera
 	if !n.ready() {
 		return engine.ErrNotReady
 	}
+	if n.rt.Overloaded() {
+		n.metrics.rejected.WithLabelValues(engine.ErrOverloaded.Reason()).Inc()
+		return engine.ErrOverloaded
+	}
 	select {
 	case a.inflight <- struct{}{}:
 		defer func() { <-a.inflight }()

@@ -170,7 +170,7 @@ func Start(cfg config.Config, logger *slog.Logger, opts ...Option) (*Node, error
 		}
 	}
 	notifier := operapi.NewNotifier(operapi.NotifierOptions{Timeout: cfg.Notify.Timeout})
-	n.rt = actors.New(actors.Config{Node: nodeID(cfg), IdleTimeout: cfg.Node.IdleActorTimeout,
+	n.rt = actors.New(actors.Config{Node: nodeID(cfg), IdleTimeout: cfg.Node.IdleActorTimeout, MaxSubmitting: cfg.Node.MaxSubmitting,
 		Query:  actors.QueryPolicy{Schedule: cfg.Query.Schedule, HoldAfter: cfg.Query.HoldAfter},
 		Notify: actors.NotifyPolicy{Attempts: cfg.Notify.Attempts, Backoff: cfg.Notify.Backoff, Timeout: cfg.Notify.Timeout, Workers: cfg.Notify.Workers}},
 		actors.Deps{Log: n.log, Ledger: n.ledger, Channels: channels, Deliver: notifier.Deliver,
@@ -348,11 +348,12 @@ func (n *Node) Close() {
 			cancel()
 		}
 	}
-	if n.cbSrv != nil {
-		_ = n.cbSrv.Close()
-	}
+	// The runtime drains its submissions while callbacks are still taken.
 	if n.rt != nil {
 		n.rt.Close()
+	}
+	if n.cbSrv != nil {
+		_ = n.cbSrv.Close()
 	}
 	if n.sockCli != nil {
 		_ = n.sockCli.Close()
