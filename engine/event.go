@@ -62,6 +62,9 @@ type EvResult struct {
 	Detail  string
 	Ref     string
 	Cost    Fen
+	// Recharged is the amount the supplier says it recharged, where it says
+	// (0: not reported). A success for less than the face value is partial.
+	Recharged Fen
 }
 
 // EvRecovered is delivered once for every live order found in the log at

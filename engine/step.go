@@ -33,7 +33,11 @@ func Step(o Order, ev Event, now int64) (Order, []Effect, error) {
 	case EvSubmitted:
 		return o.outcome(ev.Attempt, "", ev.Outcome, ev.Detail, ev.Ref, 0, now)
 	case EvResult:
-		return o.outcome(ev.Attempt, ev.Channel, ev.Outcome, ev.Detail, ev.Ref, ev.Cost, now)
+		out, detail := ev.Outcome, ev.Detail
+		if out == OutcomeSuccess && ev.Recharged > 0 && ev.Recharged < o.FaceValue {
+			out, detail = OutcomePartial, fmt.Sprintf("%s; recharged %s of %s", detail, ev.Recharged.Yuan3(), o.FaceValue.Yuan3())
+		}
+		return o.outcome(ev.Attempt, ev.Channel, out, detail, ev.Ref, ev.Cost, now)
 	case EvRecovered:
 		return o.recovered(now)
 	case EvNotified:

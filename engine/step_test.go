@@ -112,6 +112,11 @@ func TestStepScripts(t *testing.T) {
 			{sub(2, OutcomeAccepted), "persist", StatePlaced, 0},
 			{EvHold{Attempt: 1}, "", StatePlaced, 0},
 		}},
+		{"a success for less than the face value is partial and held", []step{
+			{EvStart{}, "persist,submit1", StateSubmitting, 0},
+			{EvResult{Attempt: 1, Channel: "a", Outcome: OutcomeSuccess, Recharged: 500}, "persist", StateUncertain, 0},
+			{EvResult{Attempt: 1, Channel: "a", Outcome: OutcomeSuccess, Recharged: 1000}, "persist,notify", StateSucceeded, StatusSuccess},
+		}},
 		{"partial success is held", []step{
 			{EvStart{}, "persist,submit1", StateSubmitting, 0},
 			{res(1, "a", OutcomePartial), "persist", StateUncertain, 0},

@@ -96,19 +96,13 @@ func (n *Node) handleSockmodCallback(frame []byte) ([]byte, bool) {
 		n.logger.Warn("socket-module callback for another node's order", "charge_id", r.ChargeID, "node", id.Node())
 		return nil, false
 	}
-	o, ok, err := n.log.GetOrder(id)
-	if err != nil {
-		return nil, false
-	}
-	if !ok {
-		n.metrics.callbacks.WithLabelValues("sockmod", "unknown_order").Inc()
-		n.logger.Warn("socket-module callback for an unknown order; answered OK so it stops", "charge_id", r.ChargeID)
-		return okReply, true
-	}
-	out, detail := sockmod.ClassifyResult(r, o.FaceValue)
+	// Partial success (retCash below the face value) is judged by the engine,
+	// which knows the order: the callback is classified without loading it.
+	out, detail := sockmod.ClassifyResult(r, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err = n.rt.Ask(ctx, id, engine.EvResult{Attempt: attempt, Channel: ch.cfg.Name, Outcome: out, Detail: detail, Cost: r.RetCost})
+	_, err = n.rt.Ask(ctx, id, engine.EvResult{Attempt: attempt, Channel: ch.cfg.Name, Outcome: out, Detail: detail,
+		Cost: r.RetCost, Recharged: r.RetCash})
 	switch {
 	case err == nil:
 		n.metrics.callbacks.WithLabelValues("sockmod", "ok").Inc()
