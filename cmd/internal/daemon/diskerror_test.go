@@ -23,6 +23,36 @@ import (
 	"topup/persistence/redisserver"
 )
 
+// startTestNode runs a node in-process on a real redis-server and a
+// socket-module simulator, with one merchant m1 (key merchant-key).
+func startTestNode(t *testing.T, opts ...Option) (*Node, *sockmodsim.Sim, config.Config) {
+	t.Helper()
+	redis := redisserver.StartT(t, redisserver.Options{})
+	sim, err := sockmodsim.Start(sockmodsim.Config{Listen: "127.0.0.1:0", MD5Key: "simkey-123", Mix: sockmodsim.Mix{Success: 1},
+		CallbackAddr: "127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	cfg := config.Default()
+	cfg.Node.DataDir = t.TempDir()
+	cfg.Redis.Addr = redis.Addr()
+	cfg.OperatorAPI.Listen, cfg.AdminAPI.Listen, cfg.Sockmod.CallbackListen = freeAddr(t), freeAddr(t), freeAddr(t)
+	cfg.AdminAPI.Token = "admin-token"
+	cfg.Merchants = []config.Merchant{{UID: "m1", Name: "m", MD5Key: "merchant-key", PricePermille: 1000}}
+	cfg.Channels = []config.Channel{{Name: "s", Kind: "sockmod", Addr: sim.Addr(), MD5Key: "simkey-123", Timeout: 5 * time.Second, MaxInflight: 10}}
+	cfg.Products = []config.Product{{OrderType: 1, Carriers: []int{1}, FaceValues: []int{1000}, Routes: []config.Route{{Channel: "s"}}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	n, err := Start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Close)
+	return n, sim, cfg
+}
+
 func freeAddr(t *testing.T) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -40,36 +70,14 @@ func TestDiskErrorsStopOrders(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
-	redis := redisserver.StartT(t, redisserver.Options{})
-	sim, err := sockmodsim.Start(sockmodsim.Config{Listen: "127.0.0.1:0", MD5Key: "simkey-123", Mix: sockmodsim.Mix{Success: 1},
-		CallbackAddr: "127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	cfg := config.Default()
-	cfg.Node.DataDir = t.TempDir()
-	cfg.Redis.Addr = redis.Addr()
-	cfg.OperatorAPI.Listen, cfg.AdminAPI.Listen, cfg.Sockmod.CallbackListen = freeAddr(t), freeAddr(t), freeAddr(t)
-	cfg.AdminAPI.Token = "admin-token"
-	cfg.Merchants = []config.Merchant{{UID: "m1", Name: "m", MD5Key: "merchant-key", PricePermille: 1000}}
-	cfg.Channels = []config.Channel{{Name: "s", Kind: "sockmod", Addr: sim.Addr(), MD5Key: "simkey-123", Timeout: 5 * time.Second, MaxInflight: 10}}
-	cfg.Products = []config.Product{{OrderType: 1, Carriers: []int{1}, FaceValues: []int{1000}, Routes: []config.Route{{Channel: "s"}}}}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
 	var failing atomic.Bool
 	fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
-		if failing.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite && strings.HasPrefix(op.Path, filepath.Join(cfg.Node.DataDir, "orderlog")) {
+		if failing.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite && strings.Contains(op.Path, string(filepath.Separator)+"orderlog") {
 			return errorfs.ErrInjected
 		}
 		return nil
 	}))
-	n, err := Start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), WithLogFS(fs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
+	n, sim, _ := startTestNode(t, WithLogFS(fs))
 	ctx := context.Background()
 	if _, _, err := n.log.PutFunding(persistence.Funding{UID: "m1", FundingID: "f", Amount: 100_000}); err != nil {
 		t.Fatal(err)
