@@ -5,7 +5,7 @@ PKGS      := ./...
 CONFIG    ?= config/example.yaml
 GOTESTFLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all build run test test-short lint deps sim bench bench-smoke fuzz fuzz-smoke clean torture recovery-bench
+.PHONY: all build run test test-race test-short lint deps sim bench bench-smoke fuzz fuzz-smoke clean torture recovery-bench
 
 all: build
 
@@ -36,6 +36,13 @@ run: deps build
 test: deps
 	$(GO) vet $(PKGS)
 	$(GO) test $(GOTESTFLAGS) $(PKGS)
+
+# test-race: the in-process packages under the race detector (the
+# integration tests in cmd/topupd drive separate processes).
+RACE_PKGS := ./engine/ ./actors/ ./persistence/... ./transports/... ./cmd/internal/... \
+	./bench/simkit/ ./bench/sockmodsim/ ./bench/juhesim/ ./bench/dingyinsim/ ./bench/opersim/
+test-race: deps
+	$(GO) test -race -count=1 $(RACE_PKGS)
 
 test-short: deps
 	$(GO) test -short -count=1 $(PKGS)

@@ -99,7 +99,10 @@ func (a *acceptor) place(ctx context.Context, m engine.Merchant, req *operapi.Or
 	if prod.DeadlineMs > 0 {
 		o.Deadline = now + prod.DeadlineMs
 	}
-	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// Not derived from ctx: the operator API passes fasthttp's RequestCtx,
+	// and a context derived from it costs a goroutine per request and races
+	// with the server's shutdown. The handler is bounded by this time-out.
+	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	res, err := n.ledger.Accept(rctx, req.UID, req.OrderNo, id, charge, hash, now)
 	cancel()
 	if err != nil {
@@ -158,7 +161,7 @@ func (a *acceptor) existing(uid, orderNo, hash string) (engine.Code, bool) {
 // Balance implements operapi.Service.
 func (a *acceptor) Balance(ctx context.Context, m engine.Merchant) (operapi.BalanceData, engine.Code) {
 	n := a.n
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second) // not derived from RequestCtx (see place)
 	defer cancel()
 	bal, trusted, err := n.ledger.Balance(ctx, m.UID)
 	if err != nil {
