@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -210,24 +209,8 @@ func (n *Node) handleSupplierCallback(ctx *fasthttp.RequestCtx) {
 		ctx.SetBody(reply)
 		return
 	}
-	if id.Node() != nodeID(n.cfg) {
-		n.metrics.callbacks.WithLabelValues(proto, "other_node").Inc()
-		fail(fasthttp.StatusServiceUnavailable, "order of another node")
-		return
-	}
 	ev.Attempt, ev.Channel = attempt, name
-	actx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, err = n.rt.Ask(actx, id, ev)
-	switch {
-	case err == nil:
-		n.metrics.callbacks.WithLabelValues(proto, "ok").Inc()
-	case errors.Is(err, engine.ErrUnknownAttempt), errors.Is(err, engine.ErrWrongChannel), errors.Is(err, actors.ErrNotFound):
-		n.metrics.callbacks.WithLabelValues(proto, "rejected").Inc()
-		n.logger.Warn("supplier callback does not match the order; acknowledged so it stops", "channel", name, "orderid", orderID, "err", err)
-	default:
-		n.metrics.callbacks.WithLabelValues(proto, "error").Inc()
-		n.logger.Warn("supplier callback not recorded; the supplier will resend", "channel", name, "orderid", orderID, "err", err)
+	if !n.recordResult(proto, id, ev, orderID) {
 		fail(fasthttp.StatusServiceUnavailable, "not recorded, retry")
 		return
 	}

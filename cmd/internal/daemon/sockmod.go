@@ -90,29 +90,44 @@ func (n *Node) handleSockmodCallback(frame []byte) ([]byte, bool) {
 			g.ReportBalance(r.RetBalance)
 		}
 	}
-	id, attempt := engine.SplitSupplierNo(r.ChargeID)
-	if id.Node() != nodeID(n.cfg) {
-		n.metrics.callbacks.WithLabelValues("sockmod", "other_node").Inc()
-		n.logger.Warn("socket-module callback for another node's order", "charge_id", r.ChargeID, "node", id.Node())
-		return nil, false
-	}
 	// Partial success (retCash below the face value) is judged by the engine,
 	// which knows the order: the callback is classified without loading it.
 	out, detail := sockmod.ClassifyResult(r, 0)
+	id, attempt := engine.SplitSupplierNo(r.ChargeID)
+	if !n.recordResult("sockmod", id, engine.EvResult{Attempt: attempt, Channel: ch.cfg.Name, Outcome: out, Detail: detail,
+		Cost: r.RetCost, Recharged: r.RetCash}, strconv.FormatInt(r.ChargeID, 10)) {
+		return nil, false
+	}
+	return okReply, true
+}
+
+// recordResult hands a supplier's result for attempt ev.Attempt of order id
+// to the order and reports whether the supplier may be told it was taken:
+// yes once the result is durable, and also for a result that no resend could
+// ever make acceptable (an unknown order or attempt, a wrong channel); no for
+// another node's order or a result that could not be logged, so the supplier
+// resends it.
+func (n *Node) recordResult(proto string, id engine.ID, ev engine.EvResult, supplierNo string) bool {
+	if id.Node() != nodeID(n.cfg) {
+		n.metrics.callbacks.WithLabelValues(proto, "other_node").Inc()
+		n.logger.Warn("supplier callback for another node's order", "protocol", proto, "supplier_no", supplierNo, "node", id.Node())
+		return false
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err = n.rt.Ask(ctx, id, engine.EvResult{Attempt: attempt, Channel: ch.cfg.Name, Outcome: out, Detail: detail,
-		Cost: r.RetCost, Recharged: r.RetCash})
+	_, err := n.rt.Ask(ctx, id, ev)
 	switch {
 	case err == nil:
-		n.metrics.callbacks.WithLabelValues("sockmod", "ok").Inc()
-		return okReply, true
+		n.metrics.callbacks.WithLabelValues(proto, "ok").Inc()
+		return true
 	case errors.Is(err, engine.ErrUnknownAttempt), errors.Is(err, engine.ErrWrongChannel), errors.Is(err, actors.ErrNotFound):
-		n.metrics.callbacks.WithLabelValues("sockmod", "rejected").Inc()
-		n.logger.Warn("socket-module callback does not match the order; answered OK so it stops", "charge_id", r.ChargeID, "err", err)
-		return okReply, true
+		n.metrics.callbacks.WithLabelValues(proto, "rejected").Inc()
+		n.logger.Warn("supplier callback does not match the order; acknowledged so it stops", "protocol", proto,
+			"channel", ev.Channel, "supplier_no", supplierNo, "err", err)
+		return true
 	}
-	n.metrics.callbacks.WithLabelValues("sockmod", "error").Inc()
-	n.logger.Warn("socket-module callback not recorded; the module will resend", "charge_id", r.ChargeID, "err", err)
-	return nil, false
+	n.metrics.callbacks.WithLabelValues(proto, "error").Inc()
+	n.logger.Warn("supplier callback not recorded; the supplier will resend", "protocol", proto,
+		"channel", ev.Channel, "supplier_no", supplierNo, "err", err)
+	return false
 }
