@@ -112,10 +112,8 @@ func (rt *Runtime) querier(state engine.State, channel string) (Querier, bool) {
 	return q, true
 }
 
-// Schedule sets the order's next query or hold timer, or clears it when the
+// schedule sets the order's next query or hold timer, or clears it when the
 // order no longer waits on a supplier. It is called after every event.
-func (rt *Runtime) Schedule(o *engine.Order) { rt.schedule(o) }
-
 func (rt *Runtime) schedule(o *engine.Order) {
 	var n int
 	var sent int64

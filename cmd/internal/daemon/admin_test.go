@@ -76,4 +76,15 @@ func TestAdminAPI(t *testing.T) {
 	if st, body := adminCall(t, n, "POST", "/admin/orders/100000000000001/resolve", "admin-token", map[string]any{"result": "maybe"}); st != 400 {
 		t.Fatalf("bad resolve: %d %v", st, body)
 	}
+	resp, err := http.Get("http://" + n.AdminAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, name := range []string{"topup_order_actors", "topup_submissions_inflight", "topup_orders_waiting", "topup_channel_breaker", "topup_recovery_seconds"} {
+		if !bytes.Contains(metrics, []byte(name)) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
 }

@@ -175,6 +175,15 @@ func Start(cfg config.Config, logger *slog.Logger, opts ...Option) (*Node, error
 		Notify: actors.NotifyPolicy{Attempts: cfg.Notify.Attempts, Backoff: cfg.Notify.Backoff, Timeout: cfg.Notify.Timeout, Workers: cfg.Notify.Workers}},
 		actors.Deps{Log: n.log, Ledger: n.ledger, Channels: channels, Deliver: notifier.Deliver,
 			CallbackBody: n.callbackBody, Logger: logger, Metrics: actors.NewMetrics(n.reg)})
+	n.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "topup_order_actors", Help: "Order actors running."},
+			func() float64 { return float64(n.rt.LiveActors()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "topup_submissions_inflight",
+			Help: "Submissions waiting for or talking to a supplier (bounded by node.max_submitting)."},
+			func() float64 { return float64(n.rt.Submitting()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "topup_orders_waiting",
+			Help: "Orders waiting on a supplier with a query or hold timer."},
+			func() float64 { return float64(n.rt.Pending()) }))
 	n.acceptor = newAcceptor(n, cfg.OperatorAPI.MaxInflight)
 
 	// Callbacks and the admin API come up before recovery: results for
