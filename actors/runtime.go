@@ -57,6 +57,8 @@ type Config struct {
 	// (default 100,000); Overloaded reports when it is reached, and the
 	// acceptor then refuses new orders.
 	MaxSubmitting int
+	// Placement is the admission of accepted orders to placing.
+	Placement PlacementPolicy
 }
 
 // ErrNotFound is returned for an event on an order that is not in the log.
@@ -80,7 +82,8 @@ type Runtime struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 
-	timers timers
+	timers    timers
+	placement *placement
 
 	logFailed  atomic.Bool
 	liveActors atomic.Int64
@@ -100,6 +103,9 @@ type Deps struct {
 	Metrics      *Metrics
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// AcceptBusy reports that the operator API is busy accepting orders;
+	// placing then yields to it (PlacementPolicy.BusyPlacing). Nil: never.
+	AcceptBusy func() bool
 }
 
 // New starts a runtime.
@@ -137,12 +143,14 @@ func New(cfg Config, d Deps) *Runtime {
 		logger: d.Logger, metrics: d.Metrics, now: d.Now, ctx: ctx, cancel: cancel}
 	rt.notifier = newNotifier(rt, cfg.Notify, d.Deliver, d.CallbackBody)
 	rt.timers.m = map[engine.ID]*time.Timer{}
+	rt.placement = newPlacement(rt, cfg.Placement, d.AcceptBusy)
 	rt.cfg.Query = cfg.Query.withDefaults()
 	for i := 0; i < cfg.Shards; i++ {
 		props := actor.PropsFromProducer(func() actor.Actor { return &router{rt: rt, children: map[engine.ID]*child{}} },
 			actor.WithMailbox(actor.Bounded(cfg.RouterMailbox)))
 		rt.shards = append(rt.shards, sys.Root.Spawn(props))
 	}
+	go rt.placement.run()
 	return rt
 }
 
@@ -164,9 +172,18 @@ func (rt *Runtime) LiveActors() int64 { return rt.liveActors.Load() }
 // Submitting is the number of submissions in flight to suppliers.
 func (rt *Runtime) Submitting() int64 { return rt.submitting.Load() }
 
-// Overloaded reports whether submissions have reached MaxSubmitting: new
-// orders should be refused until suppliers catch up.
-func (rt *Runtime) Overloaded() bool { return rt.submitting.Load() >= int64(rt.cfg.MaxSubmitting) }
+// Overloaded reports whether submissions have reached MaxSubmitting or the
+// placement backlog is full: new orders should be refused until suppliers
+// catch up.
+func (rt *Runtime) Overloaded() bool {
+	return rt.submitting.Load() >= int64(rt.cfg.MaxSubmitting) || rt.placement.full()
+}
+
+// Backlog is the number of accepted orders waiting to be placed.
+func (rt *Runtime) Backlog() int { return rt.placement.backlog() }
+
+// Placing is the number of orders in their placing step.
+func (rt *Runtime) Placing() int { return rt.placement.inPlacing() }
 
 // Close stops the runtime. Submissions already talking to a supplier get up
 // to drain to finish, so their answers are logged rather than left
@@ -194,6 +211,8 @@ type envelope struct {
 	reply   chan reply // nil or buffered(1)
 	// tick, when non-zero, is a timer for this attempt (query or hold) and ev is nil.
 	tick int
+	// admitted: dispatched by placement, which holds a placing slot for it.
+	admitted bool
 }
 
 type reply struct {
@@ -222,12 +241,26 @@ func (rt *Runtime) Deliver(id engine.ID, ev engine.Event) {
 	rt.sys.Root.Send(rt.shard(id), &envelope{id: id, ev: ev})
 }
 
-// Start hands a freshly accepted (and logged) order to its actor.
+// Start queues a freshly accepted (and logged) order for placing.
 func (rt *Runtime) Start(o engine.Order) {
 	if rt.ctx.Err() != nil {
 		return
 	}
-	rt.sys.Root.Send(rt.shard(o.ID), &envelope{id: o.ID, ev: engine.EvStart{}, preload: &o})
+	if !rt.placement.push(placeItem{id: o.ID, ev: engine.EvStart{}, preload: &o}) {
+		// Backlog full (the acceptor checks Overloaded first, so only a
+		// race gets here): the order is paid for and logged, place it now.
+		rt.sys.Root.Send(rt.shard(o.ID), &envelope{id: o.ID, ev: engine.EvStart{}, preload: &o})
+	}
+}
+
+// Resume queues an accepted order found in the log at start-up.
+func (rt *Runtime) Resume(id engine.ID) {
+	if rt.ctx.Err() != nil {
+		return
+	}
+	if !rt.placement.push(placeItem{id: id, ev: engine.EvRecovered{}}) {
+		rt.Deliver(id, engine.EvRecovered{})
+	}
 }
 
 // Ask sends an event to an order and waits until the resulting state is
@@ -301,7 +334,10 @@ func (a *orderActor) Receive(ctx actor.Context) {
 		a.passivate(ctx)
 	case *envelope:
 		a.handled++
-		r := a.handle(ctx, m)
+		r, handed := a.handle(ctx, m)
+		if m.admitted && !handed {
+			a.rt.placement.release()
+		}
 		if m.reply != nil {
 			m.reply <- r
 		}
@@ -328,7 +364,9 @@ func (a *orderActor) passivate(ctx actor.Context) {
 	ctx.Send(ctx.Parent(), &passivate{id: a.id, pid: ctx.Self(), handled: a.handled})
 }
 
-func (a *orderActor) handle(ctx actor.Context, m *envelope) reply {
+// handle applies one event. handed is true when a submission took over the
+// envelope's placing slot (it releases it when the supplier has answered).
+func (a *orderActor) handle(ctx actor.Context, m *envelope) (r reply, handed bool) {
 	rt := a.rt
 	if !a.loaded {
 		switch {
@@ -337,21 +375,24 @@ func (a *orderActor) handle(ctx actor.Context, m *envelope) reply {
 		default:
 			o, ok, err := rt.log.GetOrder(a.id)
 			if err != nil {
-				return reply{err: fmt.Errorf("actors: loading order %s: %w", a.id, err)}
+				return reply{err: fmt.Errorf("actors: loading order %s: %w", a.id, err)}, handed
 			}
 			if !ok {
 				a.missing = true
-				return reply{err: fmt.Errorf("%w: %s", ErrNotFound, a.id)}
+				return reply{err: fmt.Errorf("%w: %s", ErrNotFound, a.id)}, handed
 			}
 			a.order = o
 		}
 		a.loaded = true
 	}
 	ev := m.ev
+	if _, ok := ev.(engine.EvStart); ok && a.order.State != engine.StateAccepted {
+		return reply{order: a.order}, handed // placed already (a duplicate start)
+	}
 	if m.tick != 0 {
 		var ok bool
 		if ev, ok = rt.tick(&a.order, m.tick); !ok {
-			return reply{order: a.order}
+			return reply{order: a.order}, handed
 		}
 	}
 	next, effects, err := engine.Step(a.order, ev, rt.now().UnixMilli())
@@ -359,27 +400,27 @@ func (a *orderActor) handle(ctx actor.Context, m *envelope) reply {
 		if errors.Is(err, engine.ErrIllegal) {
 			rt.logger.Error("illegal transition", "order", a.id, "event", fmt.Sprintf("%T", ev), "err", err)
 		}
-		return reply{order: a.order, err: err}
+		return reply{order: a.order, err: err}, handed
 	}
 	for _, e := range effects {
 		switch e := e.(type) {
 		case engine.PersistOrder:
 			if err := rt.log.PutOrder(&next); err != nil {
 				rt.MarkLogFailed(err)
-				return reply{order: a.order, err: fmt.Errorf("actors: logging order %s: %w", a.id, err)}
+				return reply{order: a.order, err: fmt.Errorf("actors: logging order %s: %w", a.id, err)}, handed
 			}
 			if next.State.Terminal() && !a.order.State.Terminal() {
 				rt.metrics.terminal.WithLabelValues(strconv.Itoa(next.Status)).Inc()
 			}
 			a.order = next
 		case engine.Submit:
-			rt.submit(next, e.Attempt)
+			handed = rt.submit(next, e.Attempt, m.admitted)
 		case engine.Refund:
 			if err := rt.refund(next); err != nil {
 				rt.logger.Warn("refund failed; retrying later", "order", a.id, "err", err)
 				time.AfterFunc(5*time.Second, func() { rt.Deliver(a.id, engine.EvRecovered{}) })
 				a.order = next
-				return reply{order: next}
+				return reply{order: next}, handed
 			}
 		case engine.Notify:
 			rt.notifier.enqueue(next)
@@ -392,7 +433,7 @@ func (a *orderActor) handle(ctx actor.Context, m *envelope) reply {
 		}
 	}
 	a.order = next
-	return reply{order: next}
+	return reply{order: next}, handed
 }
 
 func (rt *Runtime) refund(o engine.Order) error {
@@ -410,24 +451,30 @@ func (rt *Runtime) refund(o engine.Order) error {
 }
 
 // submit sends an attempt in the background; its answer comes back as an
-// event. The attempt is already durable in the log.
-func (rt *Runtime) submit(o engine.Order, n int) {
+// event. The attempt is already durable in the log. With admitted, the
+// submission takes over the caller's placing slot and releases it once the
+// supplier answered; it reports whether it did.
+func (rt *Runtime) submit(o engine.Order, n int, admitted bool) bool {
 	att := o.Attempts[n-1]
 	ch, ok := rt.channels[att.Route.Channel]
 	if !ok {
 		// Never sent: a definite failure of this route.
 		rt.Deliver(o.ID, engine.EvSubmitted{Attempt: n, Outcome: engine.OutcomeFailRoute,
 			Detail: "channel " + att.Route.Channel + " is not configured"})
-		return
+		return false
 	}
 	rt.submitting.Add(1)
 	go func() {
 		defer rt.submitting.Add(-1)
 		ev := ch.Submit(rt.ctx, &o, att)
+		if admitted {
+			rt.placement.release()
+		}
 		ev.Attempt = n
 		rt.metrics.submits.WithLabelValues(att.Route.Channel, ev.Outcome.String()).Inc()
 		rt.Deliver(o.ID, ev)
 	}()
+	return admitted
 }
 
 // levelFloor drops records below a level (protoactor logs a lot at info).

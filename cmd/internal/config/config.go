@@ -58,6 +58,27 @@ type Node struct {
 	// MaxSubmitting bounds orders waiting for or talking to a supplier; while
 	// it is reached, new orders are refused as "overloaded".
 	MaxSubmitting int `yaml:"max_submitting"`
+	// Placement is how accepted orders are admitted to placing.
+	Placement Placement `yaml:"placement"`
+}
+
+// Placement admits accepted orders to placing: the accept path comes first
+// while the operator API is busy; placing catches up right after.
+type Placement struct {
+	// MaxBacklog bounds accepted orders waiting to be placed; while it is
+	// reached, new orders are refused as "overloaded".
+	MaxBacklog int `yaml:"max_backlog"`
+	// MaxPlacing bounds orders in their placing step at once.
+	MaxPlacing int `yaml:"max_placing"`
+	// BusyRate bounds orders per second starting to place while the
+	// operator API is busy.
+	BusyRate float64 `yaml:"busy_rate"`
+	// MaxDefer is the longest an order is held back while the operator API
+	// is busy.
+	MaxDefer time.Duration `yaml:"max_defer"`
+	// BusyAccepts is how many requests being accepted at once make the
+	// operator API busy.
+	BusyAccepts int `yaml:"busy_accepts"`
 }
 
 // Redis says where the ledger lives.
@@ -207,7 +228,8 @@ type Log struct {
 // Default is the configuration every file is laid over.
 func Default() Config {
 	return Config{
-		Node:        Node{ID: 1, DataDir: "./var/node1", IdleActorTimeout: 30 * time.Second, MaxSubmitting: 100_000},
+		Node:        Node{ID: 1, DataDir: "./var/node1", IdleActorTimeout: 30 * time.Second, MaxSubmitting: 100_000,
+			Placement: Placement{MaxBacklog: 1_000_000, MaxPlacing: 256, BusyRate: 500, BusyAccepts: 32, MaxDefer: 10 * time.Second}},
 		Redis:       Redis{Addr: "127.0.0.1:6379"},
 		OperatorAPI: OperatorAPI{Listen: "127.0.0.1:8088", MaxInflight: 20000, MaxBodyBytes: 16 << 10},
 		AdminAPI:    AdminAPI{Listen: "127.0.0.1:8089"},
@@ -254,6 +276,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Node.MaxSubmitting < 1 {
 		bad("node.max_submitting: must be positive")
+	}
+	if pl := c.Node.Placement; pl.MaxBacklog < 1 || pl.MaxPlacing < 1 || pl.BusyRate <= 0 || pl.BusyAccepts < 1 || pl.MaxDefer <= 0 {
+		bad("node.placement: max_backlog, max_placing, busy_rate, busy_accepts and max_defer must be positive")
 	}
 	if c.Node.IdleActorTimeout < time.Second {
 		bad("node.idle_actor_timeout %s: must be at least 1s", c.Node.IdleActorTimeout)

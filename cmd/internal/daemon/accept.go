@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"topup/engine"
@@ -26,10 +27,25 @@ type acceptor struct {
 	locks    [256]sync.Mutex
 	seed     maphash.Seed
 	inflight chan struct{}
+	// busyAt is when (unix nanoseconds) at least busyAccepts requests were
+	// last being accepted at once.
+	busyAt      atomic.Int64
+	busyAccepts int
 }
 
-func newAcceptor(n *Node, maxInflight int) *acceptor {
-	return &acceptor{n: n, seed: maphash.MakeSeed(), inflight: make(chan struct{}, maxInflight)}
+// busyHold is how long the operator API counts as busy after it last was:
+// requests complete in batches (one Redis round trip, one log commit), so
+// the number in flight dips between batches of a steady stream.
+const busyHold = 100 * time.Millisecond
+
+func newAcceptor(n *Node, maxInflight, busyAccepts int) *acceptor {
+	return &acceptor{n: n, seed: maphash.MakeSeed(), inflight: make(chan struct{}, maxInflight), busyAccepts: busyAccepts}
+}
+
+// busy reports whether the operator API is busy accepting orders: at least
+// busyAccepts requests in flight at once within the last busyHold.
+func (a *acceptor) busy() bool {
+	return time.Now().UnixNano()-a.busyAt.Load() < int64(busyHold)
 }
 
 // Merchant implements operapi.Service.
@@ -57,6 +73,9 @@ func (a *acceptor) PlaceOrder(ctx context.Context, m engine.Merchant, req *opera
 	select {
 	case a.inflight <- struct{}{}:
 		defer func() { <-a.inflight }()
+		if len(a.inflight) >= a.busyAccepts {
+			a.busyAt.Store(time.Now().UnixNano())
+		}
 	default:
 		n.metrics.rejected.WithLabelValues(engine.ErrOverloaded.Reason()).Inc()
 		return engine.ErrOverloaded

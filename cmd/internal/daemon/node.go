@@ -169,12 +169,16 @@ func Start(cfg config.Config, logger *slog.Logger, opts ...Option) (*Node, error
 			}
 		}
 	}
+	n.acceptor = newAcceptor(n, cfg.OperatorAPI.MaxInflight, cfg.Node.Placement.BusyAccepts)
 	notifier := operapi.NewNotifier(operapi.NotifierOptions{Timeout: cfg.Notify.Timeout})
 	n.rt = actors.New(actors.Config{Node: nodeID(cfg), IdleTimeout: cfg.Node.IdleActorTimeout, MaxSubmitting: cfg.Node.MaxSubmitting,
+		Placement: actors.PlacementPolicy{MaxBacklog: cfg.Node.Placement.MaxBacklog, MaxPlacing: cfg.Node.Placement.MaxPlacing,
+			BusyRate: cfg.Node.Placement.BusyRate, MaxDefer: cfg.Node.Placement.MaxDefer},
 		Query:  actors.QueryPolicy{Schedule: cfg.Query.Schedule, HoldAfter: cfg.Query.HoldAfter},
 		Notify: actors.NotifyPolicy{Attempts: cfg.Notify.Attempts, Backoff: cfg.Notify.Backoff, Timeout: cfg.Notify.Timeout, Workers: cfg.Notify.Workers}},
 		actors.Deps{Log: n.log, Ledger: n.ledger, Channels: channels, Deliver: notifier.Deliver,
-			CallbackBody: n.callbackBody, Logger: logger, Metrics: actors.NewMetrics(n.reg)})
+			CallbackBody: n.callbackBody, Logger: logger, Metrics: actors.NewMetrics(n.reg),
+			AcceptBusy: n.acceptor.busy})
 	n.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "topup_order_actors", Help: "Order actors running."},
 			func() float64 { return float64(n.rt.LiveActors()) }),
@@ -183,8 +187,13 @@ func Start(cfg config.Config, logger *slog.Logger, opts ...Option) (*Node, error
 			func() float64 { return float64(n.rt.Submitting()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "topup_orders_waiting",
 			Help: "Orders waiting on a supplier with a query or hold timer."},
-			func() float64 { return float64(n.rt.Pending()) }))
-	n.acceptor = newAcceptor(n, cfg.OperatorAPI.MaxInflight)
+			func() float64 { return float64(n.rt.Pending()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "topup_placement_backlog",
+			Help: "Accepted orders waiting to be placed (bounded by node.placement.max_backlog)."},
+			func() float64 { return float64(n.rt.Backlog()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "topup_placing",
+			Help: "Orders in their placing step (bounded by node.placement.max_placing, fewer while accepting)."},
+			func() float64 { return float64(n.rt.Placing()) }))
 
 	// Callbacks and the admin API come up before recovery: results for
 	// recovered orders must be accepted; orders are not taken until recovery
@@ -254,6 +263,10 @@ func (n *Node) recover(ctx context.Context) error {
 			// Waiting for the supplier: no actor until a result, query or
 			// hold is due; the timer is set from the summary alone.
 			n.rt.ScheduleWaiting(s)
+			return nil
+		case engine.StateAccepted:
+			// Never placed: through placement admission like a new order.
+			n.rt.Resume(s.ID)
 			return nil
 		}
 		n.rt.Deliver(s.ID, engine.EvRecovered{})

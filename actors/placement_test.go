@@ -1,0 +1,148 @@
+package actors
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"topup/engine"
+	"topup/persistence"
+)
+
+func placementRig(t *testing.T, p PlacementPolicy, busy *atomic.Bool) (*Runtime, *persistence.Log, *countingChannel) {
+	t.Helper()
+	log, err := persistence.OpenLog(t.TempDir(), 1, persistence.LogOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { log.Close() })
+	ch := &countingChannel{count: map[int64]int{}}
+	rt := New(Config{Node: 1, Shards: 2, IdleTimeout: time.Second, Placement: p}, Deps{Log: log,
+		Channels:     map[string]Channel{"a": ch},
+		Deliver:      func(context.Context, string, []byte) error { return nil },
+		CallbackBody: func(*engine.Order) ([]byte, error) { return []byte("x"), nil },
+		AcceptBusy:   busy.Load})
+	t.Cleanup(func() { rt.CloseWithin(time.Second) })
+	return rt, log, ch
+}
+
+func acceptOrders(t *testing.T, rt *Runtime, log *persistence.Log, n int) []engine.ID {
+	t.Helper()
+	var ids []engine.ID
+	for i := 0; i < n; i++ {
+		id, err := log.NewID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := engine.Order{ID: id, UID: "u", OrderNo: id.String(), FaceValue: 1000, Charge: 1000, State: engine.StateAccepted,
+			Routes: []engine.Route{{Channel: "a"}}}
+		if err := log.PutOrder(&o); err != nil {
+			t.Fatal(err)
+		}
+		rt.Start(o)
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func (c *countingChannel) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, k := range c.count {
+		n += k
+	}
+	return n
+}
+
+func waitFor(t *testing.T, what string, within time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", within, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestPlacementYieldsToBusyAcceptor: while the operator API is busy, new
+// orders start placing at BusyRate; those held back for MaxDefer go anyway;
+// once it is quiet, the rest go at once. Every order is submitted once and
+// every placing slot is given back.
+func TestPlacementYieldsToBusyAcceptor(t *testing.T) {
+	var busy atomic.Bool
+	busy.Store(true)
+	const defer_ = 600 * time.Millisecond
+	rt, log, ch := placementRig(t, PlacementPolicy{BusyRate: 20, MaxDefer: defer_}, &busy)
+	start := time.Now()
+	acceptOrders(t, rt, log, 50)
+	time.Sleep(200 * time.Millisecond)
+	if n, el := ch.total(), time.Since(start); el < defer_ && n > 10 {
+		t.Fatalf("%d orders submitted within %s while the acceptor was busy (rate 20/s)", n, el)
+	}
+	if rt.Backlog() == 0 {
+		t.Fatal("nothing held back while the acceptor was busy")
+	}
+	// Held back longer than MaxDefer: placed although still busy.
+	waitFor(t, "orders held back past MaxDefer placed while busy", 10*time.Second, func() bool { return ch.total() == 50 })
+	if el := time.Since(start); el < defer_ {
+		t.Fatalf("all placed after %s, before MaxDefer %s while busy", el, defer_)
+	}
+	// Quiet: a new batch goes at once.
+	busy.Store(false)
+	acceptOrders(t, rt, log, 50)
+	waitFor(t, "orders placed while quiet", 5*time.Second, func() bool { return ch.total() == 100 })
+	waitFor(t, "placing slots released", 5*time.Second, func() bool { return rt.Placing() == 0 && rt.Backlog() == 0 })
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	for no, k := range ch.count {
+		if k != 1 {
+			t.Fatalf("supplier number %d submitted %d times", no, k)
+		}
+	}
+}
+
+// TestPlacementBacklogBound: a full backlog makes the runtime overloaded (the
+// acceptor then refuses), and an order accepted anyway is placed at once
+// rather than dropped.
+func TestPlacementBacklogBound(t *testing.T) {
+	var busy atomic.Bool
+	busy.Store(true)
+	rt, log, ch := placementRig(t, PlacementPolicy{MaxBacklog: 5, BusyRate: 0.001, MaxDefer: time.Hour}, &busy)
+	acceptOrders(t, rt, log, 6) // one goes on the limiter's first token
+	waitFor(t, "first order placed", 5*time.Second, func() bool { return ch.total() == 1 })
+	if rt.Backlog() != 5 || !rt.Overloaded() {
+		t.Fatalf("backlog %d overloaded %v, want 5 true", rt.Backlog(), rt.Overloaded())
+	}
+	acceptOrders(t, rt, log, 1)
+	waitFor(t, "order over the bound placed directly", 5*time.Second, func() bool { return ch.total() == 2 })
+	busy.Store(false)
+	waitFor(t, "backlog drained when quiet", 5*time.Second, func() bool { return ch.total() == 7 && !rt.Overloaded() })
+}
+
+// TestResumeGoesThroughPlacement: accepted orders found at start-up are
+// queued like new ones (and read from the log, having no preload).
+func TestResumeGoesThroughPlacement(t *testing.T) {
+	var busy atomic.Bool
+	rt, log, ch := placementRig(t, PlacementPolicy{}, &busy)
+	var ids []engine.ID
+	for i := 0; i < 20; i++ {
+		id, _ := log.NewID()
+		o := engine.Order{ID: id, UID: "u", OrderNo: id.String(), FaceValue: 1000, Charge: 1000, State: engine.StateAccepted,
+			Routes: []engine.Route{{Channel: "a"}}}
+		if err := log.PutOrder(&o); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+		rt.Resume(id)
+	}
+	waitFor(t, "resumed orders placed", 5*time.Second, func() bool { return ch.total() == 20 })
+	for _, id := range ids {
+		waitFor(t, "order placed in the log", 5*time.Second, func() bool {
+			o, _, _ := log.GetOrder(id)
+			return o.State == engine.StatePlaced
+		})
+	}
+}
