@@ -269,6 +269,32 @@ func TestSendSplitReply(t *testing.T) {
 	}
 }
 
+// A Send waiting for a reply ends when its context is cancelled (ErrNetwork,
+// not a time-out) and when the client is closed.
+func TestSendCancelAndClose(t *testing.T) {
+	silent := serveTCP(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
+	cli := newClient(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	_, err := cli.Send(ctx, silent, []byte(`{"a":1}`), time.Minute)
+	if !errors.Is(err, ErrNetwork) || !errors.Is(err, context.Canceled) || errors.Is(err, ErrTimeout) {
+		t.Fatalf("cancelled: err = %v, want ErrNetwork wrapping Canceled", err)
+	}
+	cli2, err := NewClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(100*time.Millisecond, func() { _ = cli2.Close() })
+	start := time.Now()
+	_, err = cli2.Send(context.Background(), silent, []byte(`{"a":1}`), time.Minute)
+	if !errors.Is(err, ErrNetwork) || !errors.Is(err, ErrClosed) {
+		t.Fatalf("closed: err = %v, want ErrNetwork wrapping ErrClosed", err)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Fatalf("Close left Send waiting %s", el)
+	}
+}
+
 func TestSendAfterClose(t *testing.T) {
 	cli, err := NewClient()
 	if err != nil {
