@@ -37,7 +37,7 @@ type PlacementPolicy struct {
 	// operator API is busy (default 500).
 	BusyRate float64
 	// MaxDefer is the longest an order is held back while the operator API
-	// is busy; older orders start placing regardless (default 10s).
+	// is busy; older orders start placing regardless (default 30s).
 	MaxDefer time.Duration
 	// PreloadLimit is how many queued orders keep their record in memory;
 	// beyond it the actor reads the order from the log (default 8192).
@@ -55,7 +55,7 @@ func (p PlacementPolicy) withDefaults() PlacementPolicy {
 		p.BusyRate = 500
 	}
 	if p.MaxDefer <= 0 {
-		p.MaxDefer = 10 * time.Second
+		p.MaxDefer = 30 * time.Second
 	}
 	if p.PreloadLimit <= 0 {
 		p.PreloadLimit = 8192

@@ -229,7 +229,7 @@ type Log struct {
 func Default() Config {
 	return Config{
 		Node: Node{ID: 1, DataDir: "./var/node1", IdleActorTimeout: 30 * time.Second, MaxSubmitting: 100_000,
-			Placement: Placement{MaxBacklog: 1_000_000, MaxPlacing: 256, BusyRate: 500, BusyAccepts: 32, MaxDefer: 10 * time.Second}},
+			Placement: Placement{MaxBacklog: 1_000_000, MaxPlacing: 256, BusyRate: 500, BusyAccepts: 32, MaxDefer: 30 * time.Second}},
 		Redis:       Redis{Addr: "127.0.0.1:6379"},
 		OperatorAPI: OperatorAPI{Listen: "127.0.0.1:8088", MaxInflight: 20000, MaxBodyBytes: 16 << 10},
 		AdminAPI:    AdminAPI{Listen: "127.0.0.1:8089"},
