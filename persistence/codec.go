@@ -28,10 +28,12 @@ const (
 
 // Record versions. ON-DISK FORMAT, see doc.go.
 const (
-	recordV1JSON byte = 1
+	recordV1JSON  byte = 1 // JSON body: fundings, merchants; orders written before V2
+	recordV2Order byte = 2 // protobuf wire body of an engine.Order, see ordercodec.go
 )
 
-// encodeRecord is the one place that knows how a record body is written.
+// encodeRecord is the one place that knows how a version 1 record body is
+// written. Orders are written as version 2 by encodeOrder.
 func encodeRecord(v any) ([]byte, error) {
 	body, err := json.Marshal(v)
 	if err != nil {
@@ -42,7 +44,8 @@ func encodeRecord(v any) ([]byte, error) {
 	return append(out, body...), nil
 }
 
-// decodeRecord is the one place that knows how a record body is read.
+// decodeRecord is the one place that knows how a record body is read. A
+// version 2 record is an order and decodes only into an *engine.Order.
 func decodeRecord(b []byte, v any) error {
 	if len(b) == 0 {
 		return fmt.Errorf("%w: empty value", ErrCorrupt)
@@ -53,6 +56,12 @@ func decodeRecord(b []byte, v any) error {
 			return fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
 		return nil
+	case recordV2Order:
+		o, ok := v.(*engine.Order)
+		if !ok {
+			return fmt.Errorf("%w: order record (version %d) read as %T", ErrCorrupt, b[0], v)
+		}
+		return decodeOrder(b, o)
 	default:
 		return fmt.Errorf("%w: unknown record version %d", ErrCorrupt, b[0])
 	}

@@ -246,13 +246,10 @@ func (l *Log) PutOrder(o *engine.Order) error {
 	if err := checkKeyPart("order_no", o.OrderNo); err != nil {
 		return fmt.Errorf("persistence: put order %s: %w", o.ID, err)
 	}
-	rec, err := encodeRecord(o)
-	if err != nil {
-		return fmt.Errorf("persistence: put order %s: %w", o.ID, err)
-	}
+	rec := encodeOrder(nil, o)
 	b := l.db.NewBatch()
 	defer b.Close()
-	err = b.Set(orderKey(o.ID), rec, nil)
+	err := b.Set(orderKey(o.ID), rec, nil)
 	if err == nil {
 		err = b.Set(orderNoKey(o.UID, o.OrderNo), encodeUint64(uint64(o.ID)), nil)
 	}
