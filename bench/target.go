@@ -131,13 +131,9 @@ func loopbackURL(u string) bool {
 
 // freeAddr picks a free loopback TCP address.
 func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := redisserver.FreeAddr()
 	if err != nil {
-		return "", fmt.Errorf("bench: free port: %w", err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		return "", fmt.Errorf("bench: free port: %w", err)
+		return "", fmt.Errorf("bench: %w", err)
 	}
 	return addr, nil
 }

@@ -109,3 +109,40 @@ func TestPowerLossNegativeControl(t *testing.T) {
 	}
 	t.Logf("with Sync off, %d acknowledged changes were lost over 30 crashes", lostTotal)
 }
+
+// TestLazyWriteDurableWithNextSync: a PutOrderLazy change is read back at
+// once; a crash right after it may lose it (it is not waited for), and any
+// synced write after it makes it durable too.
+func TestLazyWriteDurableWithNextSync(t *testing.T) {
+	fs := vfs.NewCrashableMem()
+	l := openLog(t, "db", LogOptions{FS: fs, IDBlock: 16})
+	id, err := l.NewID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := testOrder(id, "lazy-1")
+	if err := l.PutOrder(o); err != nil {
+		t.Fatal(err)
+	}
+	placed := *o
+	placed.State, placed.UpdatedAt = engine.StatePlaced, o.UpdatedAt+1
+	if err := l.PutOrderLazy(&placed); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := l.GetOrder(id); got.State != engine.StatePlaced {
+		t.Fatalf("lazy write not visible: state %s", got.State)
+	}
+	// A synced write of another order after it.
+	id2, _ := l.NewID()
+	if err := l.PutOrder(testOrder(id2, "lazy-2")); err != nil {
+		t.Fatal(err)
+	}
+	image := fs.CrashClone(vfs.CrashCloneCfg{})
+	_ = l.Close()
+	r := openLog(t, "db", LogOptions{FS: image, IDBlock: 16})
+	defer r.Close()
+	got, ok, err := r.GetOrder(id)
+	if err != nil || !ok || got.State != engine.StatePlaced {
+		t.Fatalf("after crash: ok %v err %v state %s, want the lazy change kept by the later sync", ok, err, got.State)
+	}
+}

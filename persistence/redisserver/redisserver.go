@@ -86,7 +86,7 @@ func Start(o Options) (*Server, error) {
 	}
 	for i := 0; ; i++ {
 		if pickPort {
-			p, err := freePort()
+			p, err := FreePort()
 			if err != nil {
 				return nil, err
 			}
@@ -272,15 +272,4 @@ func ping(addr string) error {
 		return fmt.Errorf("redisserver: PING answered %q", strings.TrimSpace(line))
 	}
 	return nil
-}
-
-// freePort asks the kernel for a free loopback port. Another process may
-// take it before redis-server binds it; Start retries in that case.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("redisserver: pick a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
