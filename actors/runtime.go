@@ -405,11 +405,7 @@ func (a *orderActor) handle(ctx actor.Context, m *envelope) (r reply, handed boo
 	for _, e := range effects {
 		switch e := e.(type) {
 		case engine.PersistOrder:
-			put := rt.log.PutOrder
-			if e.Lazy {
-				put = rt.log.PutOrderLazy
-			}
-			if err := put(&next); err != nil {
+			if err := rt.log.PutOrder(&next); err != nil {
 				rt.MarkLogFailed(err)
 				return reply{order: a.order, err: fmt.Errorf("actors: logging order %s: %w", a.id, err)}, handed
 			}

@@ -109,14 +109,7 @@ type Effect interface{ isEffect() }
 // PersistOrder: write the order to the log with Sync. It must be durable
 // before any effect that follows it (Submit, Refund, Notify, AckSupplier) is
 // carried out.
-//
-// Lazy marks a change whose loss in a crash only costs work that recovery
-// redoes safely: the supplier's synchronous ack (lost: the attempt is found
-// "submitting" and becomes uncertain, then queried) and a delivery of the
-// operator callback (lost: the callback is sent again, which the operator
-// contract allows). It is written without waiting for the disk and becomes
-// durable with the next synced write; nothing that follows it depends on it.
-type PersistOrder struct{ Lazy bool }
+type PersistOrder struct{}
 
 // Submit: send the attempt to its route's channel. Its answer comes back as
 // EvSubmitted. Only ever emitted after PersistOrder of the attempt.

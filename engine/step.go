@@ -138,7 +138,7 @@ func (o Order) outcome(n int, channel string, out Outcome, detail, ref string, c
 		a.State = AttemptPlaced
 		o.State = StatePlaced
 		o.UpdatedAt = now
-		return o, []Effect{PersistOrder{Lazy: true}}, nil
+		return o, []Effect{PersistOrder{}}, nil
 	case OutcomeUncertain, OutcomePartial:
 		if a.State == AttemptUncertain && a.Detail == detail {
 			return o, nil, nil
@@ -240,14 +240,14 @@ func (o Order) notified(ev EvNotified, now int64) (Order, []Effect, error) {
 	case ev.Delivered:
 		o.Notify = NotifyDelivered
 		o.NotifyError = ""
-		return o, []Effect{PersistOrder{Lazy: true}, Done{}}, nil
+		return o, []Effect{PersistOrder{}, Done{}}, nil
 	case ev.Final:
 		o.Notify = NotifyGaveUp
 		o.NotifyError = ev.Err
-		return o, []Effect{PersistOrder{Lazy: true}, Done{}}, nil
+		return o, []Effect{PersistOrder{}, Done{}}, nil
 	}
 	o.NotifyError = ev.Err
-	return o, []Effect{PersistOrder{Lazy: true}, Notify{}}, nil // keep trying
+	return o, []Effect{PersistOrder{}, Notify{}}, nil // keep trying
 }
 
 // resolve applies a person's decision on an order whose outcome is unknown.

@@ -23,11 +23,7 @@ func effectNames(effs []Effect) string {
 	for _, e := range effs {
 		switch e := e.(type) {
 		case PersistOrder:
-			if e.Lazy {
-				parts = append(parts, "persist~") // written without waiting for the disk
-			} else {
-				parts = append(parts, "persist")
-			}
+			parts = append(parts, "persist")
 		case Submit:
 			parts = append(parts, fmt.Sprintf("submit%d", e.Attempt))
 		case Refund:
@@ -64,10 +60,10 @@ func TestStepScripts(t *testing.T) {
 	}{
 		{"success via callback", []step{
 			{EvStart{}, "persist,submit1", StateSubmitting, 0},
-			{sub(1, OutcomeAccepted), "persist~", StatePlaced, 0},
+			{sub(1, OutcomeAccepted), "persist", StatePlaced, 0},
 			{res(1, "a", OutcomeSuccess), "persist,notify", StateSucceeded, StatusSuccess},
 			{res(1, "a", OutcomeSuccess), "", StateSucceeded, StatusSuccess}, // duplicate callback
-			{EvNotified{Delivered: true}, "persist~,done", StateSucceeded, StatusSuccess},
+			{EvNotified{Delivered: true}, "persist,done", StateSucceeded, StatusSuccess},
 			{EvNotified{Delivered: true}, "", StateSucceeded, StatusSuccess},
 		}},
 		{"callback before submit reply", []step{
@@ -77,18 +73,18 @@ func TestStepScripts(t *testing.T) {
 		}},
 		{"fail route then fail over then success", []step{
 			{EvStart{}, "persist,submit1", StateSubmitting, 0},
-			{sub(1, OutcomeAccepted), "persist~", StatePlaced, 0},
+			{sub(1, OutcomeAccepted), "persist", StatePlaced, 0},
 			{res(1, "a", OutcomeFailRoute), "persist,submit2", StateSubmitting, 0},
 			{res(1, "a", OutcomeFailRoute), "", StateSubmitting, 0}, // late repeat of attempt 1
-			{sub(2, OutcomeAccepted), "persist~", StatePlaced, 0},
+			{sub(2, OutcomeAccepted), "persist", StatePlaced, 0},
 			{res(2, "b", OutcomeSuccess), "persist,notify", StateSucceeded, StatusSuccess},
 		}},
 		{"every route fails: returned and refunded", []step{
 			{EvStart{}, "persist,submit1", StateSubmitting, 0},
 			{sub(1, OutcomeFailRoute), "persist,submit2", StateSubmitting, 0},
 			{res(2, "b", OutcomeFailRoute), "persist,refund985,notify", StateFailed, StatusReturned},
-			{EvNotified{Err: "500"}, "persist~,notify", StateFailed, StatusReturned},
-			{EvNotified{Err: "500", Final: true}, "persist~,done", StateFailed, StatusReturned},
+			{EvNotified{Err: "500"}, "persist,notify", StateFailed, StatusReturned},
+			{EvNotified{Err: "500", Final: true}, "persist,done", StateFailed, StatusReturned},
 		}},
 		{"target failure does not fail over", []step{
 			{EvStart{}, "persist,submit1", StateSubmitting, 0},
@@ -113,7 +109,7 @@ func TestStepScripts(t *testing.T) {
 		{"hold of an earlier attempt is ignored", []step{
 			{EvStart{}, "persist,submit1", StateSubmitting, 0},
 			{res(1, "a", OutcomeFailRoute), "persist,submit2", StateSubmitting, 0},
-			{sub(2, OutcomeAccepted), "persist~", StatePlaced, 0},
+			{sub(2, OutcomeAccepted), "persist", StatePlaced, 0},
 			{EvHold{Attempt: 1}, "", StatePlaced, 0},
 		}},
 		{"a success for less than the face value is partial and held", []step{
@@ -151,7 +147,7 @@ func TestStepScripts(t *testing.T) {
 			{EvStart{}, "persist,submit1", StateSubmitting, 0},
 			{res(1, "a", OutcomeFailTarget), "persist,refund985,notify", StateFailed, StatusFailed},
 			{EvRecovered{}, "refund985,notify", StateFailed, StatusFailed},
-			{EvNotified{Delivered: true}, "persist~,done", StateFailed, StatusFailed},
+			{EvNotified{Delivered: true}, "persist,done", StateFailed, StatusFailed},
 			{EvRecovered{}, "done", StateFailed, StatusFailed},
 		}},
 		{"recovery of an accepted order submits", []step{

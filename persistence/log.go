@@ -187,17 +187,15 @@ func (l *Log) recoverFatal(err *error) {
 }
 
 // commit commits b with Sync.
-func (l *Log) commit(b *pebble.Batch) error { return l.commitWith(b, pebble.Sync) }
-
-func (l *Log) commitWith(b *pebble.Batch, opts *pebble.WriteOptions) (err error) {
+func (l *Log) commit(b *pebble.Batch) (err error) {
 	if err := l.Err(); err != nil {
 		return err
 	}
 	defer l.recoverFatal(&err)
 	if l.unsafeNoSync {
-		opts = pebble.NoSync
+		return b.Commit(pebble.NoSync)
 	}
-	return b.Commit(opts)
+	return b.Commit(pebble.Sync)
 }
 
 // NewID returns a platform order id never returned before by this node,
@@ -238,15 +236,7 @@ func (l *Log) reserveLocked() error {
 // (uid, order_no) index entry, and its live index entry, set while the order
 // is not Finished and deleted once it is. Concurrent calls are grouped into
 // shared WAL syncs by Pebble.
-func (l *Log) PutOrder(o *engine.Order) error { return l.putOrder(o, pebble.Sync) }
-
-// PutOrderLazy is PutOrder without waiting for the disk: the change is in
-// the log's memory and write-ahead buffer at once (every read sees it) and
-// becomes durable with the next synced write, or is lost in a crash before
-// that. Only for changes recovery redoes safely (engine.PersistOrder.Lazy).
-func (l *Log) PutOrderLazy(o *engine.Order) error { return l.putOrder(o, pebble.NoSync) }
-
-func (l *Log) putOrder(o *engine.Order, opts *pebble.WriteOptions) error {
+func (l *Log) PutOrder(o *engine.Order) error {
 	if o.ID == 0 {
 		return errors.New("persistence: put order: zero id")
 	}
@@ -271,7 +261,7 @@ func (l *Log) putOrder(o *engine.Order, opts *pebble.WriteOptions) error {
 		}
 	}
 	if err == nil {
-		err = l.commitWith(b, opts)
+		err = l.commit(b)
 	}
 	if err != nil {
 		return fmt.Errorf("persistence: put order %s: %w", o.ID, err)
