@@ -278,19 +278,23 @@ func Targets(results []bench.Result, c *ceiling.Results) []Target {
 	t2 = Target{Name: "restart with the pending orders ready in ≤ 15 s", Want: "≤ 15 s"}
 	if p, ok := find(results, bench.WorkloadPending); ok && p.Pending != nil && p.Pending.Pending > 0 {
 		pf := p.Pending
-		t.Judged, t.Met = true, float64(pf.RSSFor1M) <= targetPendingRSS
 		t.Got = fmt.Sprintf("%.2f GB (%.0f bytes per pending order)", float64(pf.RSSFor1M)/1e9, pf.BytesPerOrder)
-		t.Met = t.Met && pf.BytesPerOrder > 0
 		t.Note = fmt.Sprintf("%d orders pending", pf.Pending)
 		if pf.Pending < 1_000_000 {
-			t.Note += "; extrapolated to 1,000,000 from the RSS slope between half and all of them pending"
+			// Below a million the slope is dominated by caches, memtables and
+			// maps warming up: it has overstated the measured 1M figure 2-6x.
+			t.Note += "; not judged: extrapolated to 1,000,000 from the RSS slope between half and all of them pending" +
+				" — judge with `-n 1000000 pending`"
+		} else {
+			t.Judged, t.Met = true, float64(pf.RSSFor1M) <= targetPendingRSS && pf.BytesPerOrder > 0
 		}
 		if pf.RestartReadySeconds > 0 {
-			t2.Judged, t2.Met = true, pf.RestartReadySeconds <= targetRestartS
 			t2.Got = fmt.Sprintf("%.2f s", pf.RestartReadySeconds)
 			t2.Note = fmt.Sprintf("SIGKILL with %d orders pending, exec to /readyz", pf.Pending)
 			if pf.Pending < 1_000_000 {
-				t2.Note += " (not 1,000,000: not extrapolated)"
+				t2.Note += "; not judged: not 1,000,000 (not extrapolated)"
+			} else {
+				t2.Judged, t2.Met = true, pf.RestartReadySeconds <= targetRestartS
 			}
 		}
 	}

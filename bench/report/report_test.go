@@ -71,7 +71,7 @@ func sample() *File {
 	rate.Load.OfferedRate = 14000
 	mixed := res(bench.WorkloadMixed, 5000, 4500)
 	pending := res(bench.WorkloadPending, 3000, 100)
-	pending.Pending = &bench.PendingFigures{Pending: 10000, BytesPerOrder: 1000, RSSFor1M: 1_100_000_000, RestartReadySeconds: 2}
+	pending.Pending = &bench.PendingFigures{Pending: 1_000_000, BytesPerOrder: 1000, RSSFor1M: 1_100_000_000, RestartReadySeconds: 2}
 	dup := res(bench.WorkloadDuplicates, 1000, 0)
 	dup.Passed = false
 	dup.ViolationCounts = map[string]int{bench.ViolationBalance: 1}
@@ -141,6 +141,20 @@ func TestTargets(t *testing.T) {
 	}
 	if f.Passed {
 		t.Error("a file with a violation passed")
+	}
+	// Fewer than 1,000,000 pending: reported, not judged (the slope of a
+	// small run overstates memory per order).
+	small := *f.Results[4].Pending
+	small.Pending = 50_000
+	small.RSSFor1M = 3_000_000_000
+	few := append([]bench.Result(nil), f.Results...)
+	few[4].Pending = &small
+	for _, tg := range Targets(few, f.Ceilings) {
+		if strings.HasPrefix(tg.Name, "1,000,000 pe") || strings.HasPrefix(tg.Name, "restart with") {
+			if tg.Judged || tg.Got == "" {
+				t.Errorf("small pending run: %+v, want reported and not judged", tg)
+			}
+		}
 	}
 	empty := Targets(nil, nil)
 	for _, tg := range empty {
