@@ -29,7 +29,7 @@ import (
 // PlacementPolicy tunes admission.
 type PlacementPolicy struct {
 	// MaxBacklog bounds accepted orders waiting to be placed (default
-	// 1,000,000; 16 bytes each beyond the first PreloadLimit).
+	// 1,000,000; 40 bytes each beyond the first PreloadLimit).
 	MaxBacklog int
 	// MaxPlacing bounds orders in their placing step at once (default 256).
 	MaxPlacing int
@@ -40,7 +40,7 @@ type PlacementPolicy struct {
 	// is busy; older orders start placing regardless (default 30s).
 	MaxDefer time.Duration
 	// PreloadLimit is how many queued orders keep their record in memory;
-	// beyond it the actor reads the order from the log (default 8192).
+	// beyond it the actor reads the order from the log (default 65,536).
 	PreloadLimit int
 }
 
@@ -58,7 +58,7 @@ func (p PlacementPolicy) withDefaults() PlacementPolicy {
 		p.MaxDefer = 30 * time.Second
 	}
 	if p.PreloadLimit <= 0 {
-		p.PreloadLimit = 8192
+		p.PreloadLimit = 65536
 	}
 	return p
 }
