@@ -100,13 +100,26 @@ func (q *placement) signal() {
 	}
 }
 
-// push queues an order; false if the backlog is full.
-func (q *placement) push(it placeItem) bool {
+// pushResult says what push did.
+type pushResult int
+
+const (
+	pushQueued pushResult = iota
+	pushFull              // the backlog is at MaxBacklog
+	pushClosed            // the runtime is shutting down
+)
+
+// push queues an order.
+func (q *placement) push(it placeItem) pushResult {
 	q.mu.Lock()
 	n := len(q.items) - q.head
-	if q.closed || n >= q.p.MaxBacklog {
+	if q.closed {
 		q.mu.Unlock()
-		return false
+		return pushClosed
+	}
+	if n >= q.p.MaxBacklog {
+		q.mu.Unlock()
+		return pushFull
 	}
 	if n >= q.p.PreloadLimit {
 		it.preload = nil
@@ -115,7 +128,16 @@ func (q *placement) push(it placeItem) bool {
 	q.items = append(q.items, it)
 	q.mu.Unlock()
 	q.signal()
-	return true
+	return pushQueued
+}
+
+// close stops dispatching: orders still queued stay "accepted" in the log
+// and are resumed by the next start-up.
+func (q *placement) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.signal()
 }
 
 // backlog is the number of orders waiting to be placed.
@@ -150,7 +172,7 @@ func (q *placement) release() {
 func (q *placement) next(queuedBefore int64) (placeItem, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.head == len(q.items) || q.placing >= q.p.MaxPlacing {
+	if q.closed || q.head == len(q.items) || q.placing >= q.p.MaxPlacing {
 		return placeItem{}, false
 	}
 	if queuedBefore != 0 && q.items[q.head].queued >= queuedBefore {
@@ -193,9 +215,7 @@ func (q *placement) run() {
 		waiting := q.backlog() > 0
 		select {
 		case <-q.rt.ctx.Done():
-			q.mu.Lock()
-			q.closed = true
-			q.mu.Unlock()
+			q.close()
 			return
 		case <-q.wake:
 		case <-poll.C:

@@ -56,6 +56,8 @@ func (c *countingChannel) total() int {
 	return n
 }
 
+// waitFor polls ok; within is a generous bound for a loaded machine, not a
+// speed assertion.
 func waitFor(t *testing.T, what string, within time.Duration, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
@@ -93,8 +95,8 @@ func TestPlacementYieldsToBusyAcceptor(t *testing.T) {
 	// Quiet: a new batch goes at once.
 	busy.Store(false)
 	acceptOrders(t, rt, log, 50)
-	waitFor(t, "orders placed while quiet", 5*time.Second, func() bool { return ch.total() == 100 })
-	waitFor(t, "placing slots released", 5*time.Second, func() bool { return rt.Placing() == 0 && rt.Backlog() == 0 })
+	waitFor(t, "orders placed while quiet", 20*time.Second, func() bool { return ch.total() == 100 })
+	waitFor(t, "placing slots released", 20*time.Second, func() bool { return rt.Placing() == 0 && rt.Backlog() == 0 })
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	for no, k := range ch.count {
@@ -112,14 +114,14 @@ func TestPlacementBacklogBound(t *testing.T) {
 	busy.Store(true)
 	rt, log, ch := placementRig(t, PlacementPolicy{MaxBacklog: 5, BusyRate: 0.001, MaxDefer: time.Hour}, &busy)
 	acceptOrders(t, rt, log, 6) // one goes on the limiter's first token
-	waitFor(t, "first order placed", 5*time.Second, func() bool { return ch.total() == 1 })
+	waitFor(t, "first order placed", 20*time.Second, func() bool { return ch.total() == 1 })
 	if rt.Backlog() != 5 || !rt.Overloaded() {
 		t.Fatalf("backlog %d overloaded %v, want 5 true", rt.Backlog(), rt.Overloaded())
 	}
 	acceptOrders(t, rt, log, 1)
-	waitFor(t, "order over the bound placed directly", 5*time.Second, func() bool { return ch.total() == 2 })
+	waitFor(t, "order over the bound placed directly", 20*time.Second, func() bool { return ch.total() == 2 })
 	busy.Store(false)
-	waitFor(t, "backlog drained when quiet", 5*time.Second, func() bool { return ch.total() == 7 && !rt.Overloaded() })
+	waitFor(t, "backlog drained when quiet", 20*time.Second, func() bool { return ch.total() == 7 && !rt.Overloaded() })
 }
 
 // TestResumeGoesThroughPlacement: accepted orders found at start-up are
@@ -138,11 +140,45 @@ func TestResumeGoesThroughPlacement(t *testing.T) {
 		ids = append(ids, id)
 		rt.Resume(id)
 	}
-	waitFor(t, "resumed orders placed", 5*time.Second, func() bool { return ch.total() == 20 })
+	waitFor(t, "resumed orders placed", 20*time.Second, func() bool { return ch.total() == 20 })
 	for _, id := range ids {
-		waitFor(t, "order placed in the log", 5*time.Second, func() bool {
+		waitFor(t, "order placed in the log", 20*time.Second, func() bool {
 			o, _, _ := log.GetOrder(id)
 			return o.State == engine.StatePlaced
 		})
+	}
+}
+
+// TestCloseLeavesBacklogAccepted: Close stops dispatching at once; orders
+// still queued stay "accepted" in the log (the next start-up resumes them),
+// and Close waits only for the submission under way, not for the backlog.
+func TestCloseLeavesBacklogAccepted(t *testing.T) {
+	var busy atomic.Bool
+	rt, log, ch := placementRig(t, PlacementPolicy{MaxPlacing: 1}, &busy)
+	ch.delay = 200 * time.Millisecond // one order placing at a time, 200 ms each
+	ids := acceptOrders(t, rt, log, 20)
+	waitFor(t, "first order placed", 20*time.Second, func() bool { return ch.total() >= 1 })
+	start := time.Now()
+	rt.CloseWithin(10 * time.Second)
+	if el := time.Since(start); el > 2*time.Second {
+		t.Fatalf("Close took %s: it waited for the backlog", el)
+	}
+	time.Sleep(300 * time.Millisecond)
+	n := ch.total()
+	if n > 3 {
+		t.Fatalf("%d orders submitted, want at most 3 (nothing dispatched after Close)", n)
+	}
+	accepted := 0
+	for _, id := range ids {
+		o, ok, err := log.GetOrder(id)
+		if err != nil || !ok {
+			t.Fatalf("order %s: ok %v err %v", id, ok, err)
+		}
+		if o.State == engine.StateAccepted {
+			accepted++
+		}
+	}
+	if accepted < 20-n {
+		t.Fatalf("%d orders still accepted, want %d", accepted, 20-n)
 	}
 }

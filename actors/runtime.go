@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -84,6 +85,7 @@ type Runtime struct {
 
 	timers    timers
 	placement *placement
+	closeOnce sync.Once
 
 	logFailed  atomic.Bool
 	liveActors atomic.Int64
@@ -185,13 +187,21 @@ func (rt *Runtime) Backlog() int { return rt.placement.backlog() }
 // Placing is the number of orders in their placing step.
 func (rt *Runtime) Placing() int { return rt.placement.inPlacing() }
 
-// Close stops the runtime. Submissions already talking to a supplier get up
+// Close stops the runtime. Orders waiting in the placement backlog stay
+// accepted in the log. Submissions already talking to a supplier get up
 // to drain to finish, so their answers are logged rather than left
 // uncertain; then the actor system and the notifier stop.
 func (rt *Runtime) Close() { rt.CloseWithin(10 * time.Second) }
 
-// CloseWithin is Close with its own drain bound.
+// CloseWithin is Close with its own drain bound. Later calls do nothing.
 func (rt *Runtime) CloseWithin(drain time.Duration) {
+	rt.closeOnce.Do(func() { rt.closeWithin(drain) })
+}
+
+func (rt *Runtime) closeWithin(drain time.Duration) {
+	// No new placing: queued orders stay "accepted" in the log for the next
+	// start-up, and the drain below waits only for submissions under way.
+	rt.placement.close()
 	deadline := time.Now().Add(drain)
 	for rt.submitting.Load() > 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -246,9 +256,10 @@ func (rt *Runtime) Start(o engine.Order) {
 	if rt.ctx.Err() != nil {
 		return
 	}
-	if !rt.placement.push(placeItem{id: o.ID, ev: engine.EvStart{}, preload: &o}) {
+	if rt.placement.push(placeItem{id: o.ID, ev: engine.EvStart{}, preload: &o}) == pushFull {
 		// Backlog full (the acceptor checks Overloaded first, so only a
 		// race gets here): the order is paid for and logged, place it now.
+		// (Closed: shutting down; the next start-up resumes it.)
 		rt.sys.Root.Send(rt.shard(o.ID), &envelope{id: o.ID, ev: engine.EvStart{}, preload: &o})
 	}
 }
@@ -258,7 +269,7 @@ func (rt *Runtime) Resume(id engine.ID) {
 	if rt.ctx.Err() != nil {
 		return
 	}
-	if !rt.placement.push(placeItem{id: id, ev: engine.EvRecovered{}}) {
+	if rt.placement.push(placeItem{id: id, ev: engine.EvRecovered{}}) == pushFull {
 		rt.Deliver(id, engine.EvRecovered{})
 	}
 }

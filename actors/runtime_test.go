@@ -15,9 +15,11 @@ import (
 type countingChannel struct {
 	mu    sync.Mutex
 	count map[int64]int
+	delay time.Duration // before answering
 }
 
 func (c *countingChannel) Submit(_ context.Context, o *engine.Order, a engine.Attempt) engine.EvSubmitted {
+	time.Sleep(c.delay)
 	c.mu.Lock()
 	c.count[o.ID.SupplierNo(a.N)]++
 	c.mu.Unlock()
