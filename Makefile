@@ -68,7 +68,8 @@ recovery-bench: deps
 FUZZTIME ?= 30s
 FUZZ_TARGETS := FuzzFrameEnd:./transports/sockmod/ FuzzDecodeResult:./transports/sockmod/ \
 	FuzzParseOrder:./transports/operapi/ FuzzParseReply:./transports/juhe/ \
-	FuzzParseXML:./transports/dingyin/ FuzzParseCallback:./transports/dingyin/
+	FuzzParseXML:./transports/dingyin/ FuzzParseCallback:./transports/dingyin/ \
+	FuzzDecodeOrder:./persistence/
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  echo "fuzz $${t%%:*} ($(FUZZTIME))"; \
