@@ -178,7 +178,10 @@ func TestCloseLeavesBacklogAccepted(t *testing.T) {
 			accepted++
 		}
 	}
-	if accepted < 20-n {
-		t.Fatalf("%d orders still accepted, want %d", accepted, 20-n)
+	// Left "accepted": the n submitted, plus at most MaxPlacing (1) that
+	// was dispatched and logged "submitting" when Close cut it short (the
+	// next start-up treats it as uncertain, as after a crash).
+	if accepted < 20-n-1 {
+		t.Fatalf("%d orders still accepted, want at least %d", accepted, 20-n-1)
 	}
 }
