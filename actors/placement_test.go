@@ -178,10 +178,9 @@ func TestCloseLeavesBacklogAccepted(t *testing.T) {
 			accepted++
 		}
 	}
-	// Left "accepted": the n submitted, plus at most MaxPlacing (1) that
-	// was dispatched and logged "submitting" when Close cut it short (the
-	// next start-up treats it as uncertain, as after a crash).
-	if accepted < 20-n-1 {
-		t.Fatalf("%d orders still accepted, want at least %d", accepted, 20-n-1)
+	// Every order that left "accepted" was sent: Close waited for the one in
+	// its placing step rather than leave it "submitting" (uncertain).
+	if accepted != 20-n {
+		t.Fatalf("%d orders still accepted, want %d (%d submitted)", accepted, 20-n, n)
 	}
 }

@@ -203,7 +203,10 @@ func (rt *Runtime) closeWithin(drain time.Duration) {
 	// start-up, and the drain below waits only for submissions under way.
 	rt.placement.close()
 	deadline := time.Now().Add(drain)
-	for rt.submitting.Load() > 0 && time.Now().Before(deadline) {
+	// Orders dispatched before the stop are still in their placing step
+	// (logged "submitting", about to be sent): let them go out too, or the
+	// next start-up would have to treat them as uncertain.
+	for (rt.submitting.Load() > 0 || rt.placement.inPlacing() > 0) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(50 * time.Millisecond) // let the last answers reach their actors
