@@ -63,6 +63,9 @@ func (p PlacementPolicy) withDefaults() PlacementPolicy {
 	return p
 }
 
+// shrinkAbove is the backlog capacity kept once the backlog is empty.
+const shrinkAbove = 4096
+
 // placeItem is an order waiting to be placed.
 type placeItem struct {
 	id      engine.ID
@@ -182,7 +185,12 @@ func (q *placement) next(queuedBefore int64) (placeItem, bool) {
 	q.items[q.head] = placeItem{}
 	q.head++
 	if q.head == len(q.items) {
-		q.items, q.head = q.items[:0], 0
+		if cap(q.items) > shrinkAbove {
+			q.items = nil // a burst's backlog is not kept for the next one
+		} else {
+			q.items = q.items[:0]
+		}
+		q.head = 0
 	} else if q.head > 4096 && q.head*2 > len(q.items) {
 		q.items = append(q.items[:0], q.items[q.head:]...)
 		q.head = 0

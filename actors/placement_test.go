@@ -184,3 +184,23 @@ func TestCloseLeavesBacklogAccepted(t *testing.T) {
 		t.Fatalf("%d orders still accepted, want %d (%d submitted)", accepted, 20-n, n)
 	}
 }
+
+// TestBacklogMemoryReleased: once a large backlog is drained, its array is
+// dropped rather than kept at the burst's size.
+func TestBacklogMemoryReleased(t *testing.T) {
+	q := newPlacement(nil, PlacementPolicy{MaxPlacing: 1 << 30}, nil)
+	for i := 0; i < 100_000; i++ {
+		if q.push(placeItem{id: engine.ID(i + 1)}) != pushQueued {
+			t.Fatal("push refused")
+		}
+	}
+	for i := 0; i < 100_000; i++ {
+		it, ok := q.next(0)
+		if !ok || it.id != engine.ID(i+1) {
+			t.Fatalf("item %d: %v %v", i, it.id, ok)
+		}
+	}
+	if c := cap(q.items); c > shrinkAbove {
+		t.Fatalf("drained backlog keeps capacity %d", c)
+	}
+}
