@@ -31,7 +31,7 @@ func readFrame(c net.Conn) ([]byte, error) {
 }
 
 // serveTCP runs a tiny plain-net peer: handle is called once per connection.
-func serveTCP(t *testing.T, handle func(net.Conn)) string {
+func serveTCP(t testing.TB, handle func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -55,7 +55,7 @@ func serveTCP(t *testing.T, handle func(net.Conn)) string {
 	return ln.Addr().String()
 }
 
-func newClient(t *testing.T) *Client {
+func newClient(t testing.TB) *Client {
 	t.Helper()
 	c, err := NewClient()
 	if err != nil {

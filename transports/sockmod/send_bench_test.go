@@ -7,52 +7,18 @@ import (
 	"time"
 )
 
-// replyServer answers every connection's first frame with a fixed reply and
-// closes it, like a socket module acknowledging an order.
-func replyServer(b *testing.B) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ln.Close() })
-	reply := []byte(`{"retCode":"1","retMsg":"ok"}`)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 4096)
-				var have []byte
-				for {
-					n, err := c.Read(buf)
-					if err != nil {
-						return
-					}
-					have = append(have, buf[:n]...)
-					if FrameEnd(have) > 0 {
-						c.Write(reply)
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // BenchmarkSend is one short-connection exchange per op (dial, write, read
 // the reply, close; the in-process server's side included), from 16
-// goroutines.
+// goroutines. The server answers every order frame with a fixed ack, like a
+// socket module acknowledging an order.
 func BenchmarkSend(b *testing.B) {
-	addr := replyServer(b)
-	c, err := NewClient()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	reply := []byte(`{"retCode":"1","retMsg":"ok"}`)
+	addr := serveTCP(b, func(c net.Conn) {
+		if _, err := readFrame(c); err == nil {
+			_, _ = c.Write(reply)
+		}
+	})
+	c := newClient(b)
 	frame := []byte(`{"cmd":"order","orderNo":"1","phone":"13800000000"}`)
 	b.ReportAllocs()
 	b.SetParallelism(8)
