@@ -27,21 +27,38 @@ func placementRig(t *testing.T, p PlacementPolicy, busy *atomic.Bool) (*Runtime,
 	return rt, log, ch
 }
 
-func acceptOrders(t *testing.T, rt *Runtime, log *persistence.Log, n int) []engine.ID {
+// logOrders writes n accepted orders with the given routes (default "a")
+// to the log, as the acceptor does before its 200.
+func logOrders(t *testing.T, log *persistence.Log, n int, routes ...string) []engine.Order {
 	t.Helper()
-	var ids []engine.ID
+	if len(routes) == 0 {
+		routes = []string{"a"}
+	}
+	var out []engine.Order
 	for i := 0; i < n; i++ {
 		id, err := log.NewID()
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := engine.Order{ID: id, UID: "u", OrderNo: id.String(), FaceValue: 1000, Charge: 1000, State: engine.StateAccepted,
-			Routes: []engine.Route{{Channel: "a"}}}
+		o := engine.Order{ID: id, UID: "u", OrderNo: id.String(), FaceValue: 1000, Charge: 1000, State: engine.StateAccepted}
+		for _, r := range routes {
+			o.Routes = append(o.Routes, engine.Route{Channel: r})
+		}
 		if err := log.PutOrder(&o); err != nil {
 			t.Fatal(err)
 		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// acceptOrders logs n accepted orders and starts them, as the acceptor does.
+func acceptOrders(t *testing.T, rt *Runtime, log *persistence.Log, n int, routes ...string) []engine.ID {
+	t.Helper()
+	var ids []engine.ID
+	for _, o := range logOrders(t, log, n, routes...) {
 		rt.Start(o)
-		ids = append(ids, id)
+		ids = append(ids, o.ID)
 	}
 	return ids
 }
@@ -113,8 +130,11 @@ func TestPlacementBacklogBound(t *testing.T) {
 	var busy atomic.Bool
 	busy.Store(true)
 	rt, log, ch := placementRig(t, PlacementPolicy{MaxBacklog: 5, BusyRate: 0.001, MaxDefer: time.Hour}, &busy)
-	acceptOrders(t, rt, log, 6) // one goes on the limiter's first token
+	// The first order takes the limiter's only token; waiting for it keeps
+	// the next five from racing it for the backlog's last place.
+	acceptOrders(t, rt, log, 1)
 	waitFor(t, "first order placed", 20*time.Second, func() bool { return ch.total() == 1 })
+	acceptOrders(t, rt, log, 5)
 	if rt.Backlog() != 5 || !rt.Overloaded() {
 		t.Fatalf("backlog %d overloaded %v, want 5 true", rt.Backlog(), rt.Overloaded())
 	}
@@ -130,15 +150,9 @@ func TestResumeGoesThroughPlacement(t *testing.T) {
 	var busy atomic.Bool
 	rt, log, ch := placementRig(t, PlacementPolicy{}, &busy)
 	var ids []engine.ID
-	for i := 0; i < 20; i++ {
-		id, _ := log.NewID()
-		o := engine.Order{ID: id, UID: "u", OrderNo: id.String(), FaceValue: 1000, Charge: 1000, State: engine.StateAccepted,
-			Routes: []engine.Route{{Channel: "a"}}}
-		if err := log.PutOrder(&o); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
-		rt.Resume(id)
+	for _, o := range logOrders(t, log, 20) {
+		ids = append(ids, o.ID)
+		rt.Resume(o.ID)
 	}
 	waitFor(t, "resumed orders placed", 20*time.Second, func() bool { return ch.total() == 20 })
 	for _, id := range ids {

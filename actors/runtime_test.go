@@ -43,21 +43,7 @@ func TestNoTwoActorsPerOrder(t *testing.T) {
 		Deliver:      func(context.Context, string, []byte) error { notified.Add(1); return nil },
 		CallbackBody: func(*engine.Order) ([]byte, error) { return []byte("x"), nil }})
 	defer rt.Close()
-	const orders = 40
-	var ids []engine.ID
-	for i := 0; i < orders; i++ {
-		id, err := log.NewID()
-		if err != nil {
-			t.Fatal(err)
-		}
-		o := engine.Order{ID: id, UID: "u", OrderNo: id.String(), FaceValue: 1000, Charge: 1000, State: engine.StateAccepted,
-			Routes: []engine.Route{{Channel: "a"}, {Channel: "b"}, {Channel: "c"}}}
-		if err := log.PutOrder(&o); err != nil {
-			t.Fatal(err)
-		}
-		rt.Start(o)
-		ids = append(ids, id)
-	}
+	ids := acceptOrders(t, rt, log, 40, "a", "b", "c")
 	placed := func(n int) bool {
 		for _, id := range ids {
 			o, _, _ := log.GetOrder(id)
