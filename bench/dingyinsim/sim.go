@@ -259,19 +259,9 @@ type Stats struct {
 	Queries int `json:"queries"`
 	// BalanceQueries counts balance queries.
 	BalanceQueries int `json:"balance_queries"`
-	// CallbacksSent counts callback delivery attempts, duplicates included.
-	CallbacksSent int `json:"callbacks_sent"`
-	// CallbacksOK counts attempts answered OK.
-	CallbacksOK int `json:"callbacks_ok"`
-	// CallbacksFailed counts attempts not answered OK.
-	CallbacksFailed int `json:"callbacks_failed"`
-	// CallbacksAbandoned counts callbacks given up after every resend.
-	CallbacksAbandoned int `json:"callbacks_abandoned"`
-	// CallbacksDropped counts callbacks never sent because MaxPending was
-	// reached.
-	CallbacksDropped int `json:"callbacks_dropped"`
-	// Pending is the number of callbacks still to deliver.
-	Pending int `json:"pending"`
+	// Counts are the result-callback counters (sent, OK, failed,
+	// abandoned, dropped, pending).
+	simkit.Counts
 	// Balance is the current supplier balance.
 	Balance engine.Fen `json:"balance"`
 	// RechargesByAccount is the number of recharges made per account.
@@ -414,19 +404,13 @@ func (s *Sim) Close() error {
 
 // Stats returns a snapshot of the counters.
 func (s *Sim) Stats() Stats {
-	cb := s.courier.Counts()
 	st := Stats{
-		Received:           int(s.received.Load()),
-		BadSign:            int(s.badSign.Load()),
-		Duplicates:         int(s.duplicates.Load()),
-		Queries:            int(s.queries.Load()),
-		BalanceQueries:     int(s.balanceQueries.Load()),
-		CallbacksSent:      cb.Sent,
-		CallbacksOK:        cb.OK,
-		CallbacksFailed:    cb.Failed,
-		CallbacksAbandoned: cb.Abandoned,
-		CallbacksDropped:   cb.Dropped,
-		Pending:            cb.Pending,
+		Counts:         s.courier.Counts(),
+		Received:       int(s.received.Load()),
+		BadSign:        int(s.badSign.Load()),
+		Duplicates:     int(s.duplicates.Load()),
+		Queries:        int(s.queries.Load()),
+		BalanceQueries: int(s.balanceQueries.Load()),
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

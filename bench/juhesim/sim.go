@@ -239,19 +239,9 @@ type Stats struct {
 	Queries int `json:"queries"`
 	// QueriesUnknown counts queries answered 210511 (no such order).
 	QueriesUnknown int `json:"queries_unknown"`
-	// CallbacksSent counts callback attempts.
-	CallbacksSent int `json:"callbacks_sent"`
-	// CallbacksOK counts attempts answered with a non-empty 2xx.
-	CallbacksOK int `json:"callbacks_ok"`
-	// CallbacksFailed counts the other attempts.
-	CallbacksFailed int `json:"callbacks_failed"`
-	// CallbacksAbandoned counts callbacks given up after every resend.
-	CallbacksAbandoned int `json:"callbacks_abandoned"`
-	// CallbacksDropped counts orders whose callbacks were never sent
-	// because MaxPending was reached.
-	CallbacksDropped int `json:"callbacks_dropped"`
-	// Pending is the number of orders with callbacks still to deliver.
-	Pending int `json:"pending"`
+	// Counts are the result-callback counters (sent, OK, failed,
+	// abandoned, dropped, pending).
+	simkit.Counts
 	// Recharges is the number of recharges made.
 	Recharges int `json:"recharges"`
 	// RechargesByPhone is the number of recharges made per phone.
@@ -390,22 +380,16 @@ func (s *Sim) Close() error {
 
 // Stats returns a snapshot of the counters.
 func (s *Sim) Stats() Stats {
-	cb := s.courier.Counts()
 	st := Stats{
-		Received:           int(s.received.Load()),
-		BadKey:             int(s.badKey.Load()),
-		BadSign:            int(s.badSign.Load()),
-		Malformed:          int(s.malformed.Load()),
-		UnknownPid:         int(s.unknownPid.Load()),
-		Accepted:           int(s.accepted.Load()),
-		Queries:            int(s.queries.Load()),
-		QueriesUnknown:     int(s.queriesUnknown.Load()),
-		CallbacksSent:      cb.Sent,
-		CallbacksOK:        cb.OK,
-		CallbacksFailed:    cb.Failed,
-		CallbacksAbandoned: cb.Abandoned,
-		CallbacksDropped:   cb.Dropped,
-		Pending:            cb.Pending,
+		Counts:         s.courier.Counts(),
+		Received:       int(s.received.Load()),
+		BadKey:         int(s.badKey.Load()),
+		BadSign:        int(s.badSign.Load()),
+		Malformed:      int(s.malformed.Load()),
+		UnknownPid:     int(s.unknownPid.Load()),
+		Accepted:       int(s.accepted.Load()),
+		Queries:        int(s.queries.Load()),
+		QueriesUnknown: int(s.queriesUnknown.Load()),
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

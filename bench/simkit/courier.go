@@ -29,20 +29,23 @@ type CourierConfig struct {
 	RetryInterval time.Duration
 }
 
-// Counts are a courier's counters.
+// Counts are a courier's counters. Each simulator's Stats embeds them, so
+// the field names and JSON keys are those of its result callbacks.
 type Counts struct {
-	// Sent counts delivery attempts.
-	Sent int
-	// OK counts attempts that delivered their message.
-	OK int
-	// Failed counts the other attempts.
-	Failed int
-	// Abandoned counts messages given up after every resend.
-	Abandoned int
-	// Dropped counts callbacks not admitted because MaxPending were pending.
-	Dropped int
+	// CallbacksSent counts delivery attempts, resends included.
+	CallbacksSent int `json:"callbacks_sent"`
+	// CallbacksOK counts attempts the engine acknowledged (as the
+	// simulator's deliver function judges its answer).
+	CallbacksOK int `json:"callbacks_ok"`
+	// CallbacksFailed counts the other attempts.
+	CallbacksFailed int `json:"callbacks_failed"`
+	// CallbacksAbandoned counts callbacks given up after every resend.
+	CallbacksAbandoned int `json:"callbacks_abandoned"`
+	// CallbacksDropped counts callbacks never sent because MaxPending were
+	// pending.
+	CallbacksDropped int `json:"callbacks_dropped"`
 	// Pending is the number of callbacks admitted and not yet done.
-	Pending int
+	Pending int `json:"pending"`
 }
 
 // Courier delivers Callbacks with a bounded number of goroutines and
@@ -81,12 +84,12 @@ func (c *Courier) Wait() { c.wg.Wait() }
 // Counts returns a snapshot of the counters.
 func (c *Courier) Counts() Counts {
 	return Counts{
-		Sent:      int(c.sent.Load()),
-		OK:        int(c.ok.Load()),
-		Failed:    int(c.failed.Load()),
-		Abandoned: int(c.abandoned.Load()),
-		Dropped:   int(c.dropped.Load()),
-		Pending:   int(c.pending.Load()),
+		CallbacksSent:      int(c.sent.Load()),
+		CallbacksOK:        int(c.ok.Load()),
+		CallbacksFailed:    int(c.failed.Load()),
+		CallbacksAbandoned: int(c.abandoned.Load()),
+		CallbacksDropped:   int(c.dropped.Load()),
+		Pending:            int(c.pending.Load()),
 	}
 }
 

@@ -82,7 +82,7 @@ func TestCourierResendsAndMovesOn(t *testing.T) {
 	if len(delivered) != 3 || !delivered[0] || delivered[1] || !delivered[2] {
 		t.Errorf("delivered %v", delivered)
 	}
-	if want := (Counts{Sent: 7, OK: 2, Failed: 5, Abandoned: 1}); got != want {
+	if want := (Counts{CallbacksSent: 7, CallbacksOK: 2, CallbacksFailed: 5, CallbacksAbandoned: 1}); got != want {
 		t.Errorf("counts %+v, want %+v", got, want)
 	}
 }
@@ -95,7 +95,7 @@ func TestCourierDeliverOnCallersGoroutine(t *testing.T) {
 	if attempts, delivered := s.result(); attempts[0] != 1 || len(delivered) != 1 || !delivered[0] {
 		t.Errorf("after Deliver: attempts %v, delivered %v", attempts, delivered)
 	}
-	if got := c.Counts(); got != (Counts{Sent: 1, OK: 1}) {
+	if got := c.Counts(); got != (Counts{CallbacksSent: 1, CallbacksOK: 1}) {
 		t.Errorf("counts %+v", got)
 	}
 }
@@ -108,7 +108,7 @@ func TestCourierMaxPendingAndClose(t *testing.T) {
 			c.Send(50*time.Millisecond, newScript(0, 0))
 		}
 	}
-	if got := c.Counts(); got.Pending != 2 || got.Dropped != 1 {
+	if got := c.Counts(); got.Pending != 2 || got.CallbacksDropped != 1 {
 		t.Errorf("counts %+v", got)
 	}
 	if c.Admit() {
@@ -119,7 +119,7 @@ func TestCourierMaxPendingAndClose(t *testing.T) {
 	close(done)
 	c.Wait()
 	time.Sleep(100 * time.Millisecond)
-	if got := c.Counts(); got.Sent != 0 {
+	if got := c.Counts(); got.CallbacksSent != 0 {
 		t.Errorf("counts after close %+v", got)
 	}
 }

@@ -194,19 +194,9 @@ type Stats struct {
 	// Acked counts validly signed orders answered with an ack (counted
 	// before the ack is written).
 	Acked int `json:"acked"`
-	// CallbacksSent counts callback delivery attempts.
-	CallbacksSent int `json:"callbacks_sent"`
-	// CallbacksOK counts attempts the engine answered OK.
-	CallbacksOK int `json:"callbacks_ok"`
-	// CallbacksFailed counts attempts that did not get OK.
-	CallbacksFailed int `json:"callbacks_failed"`
-	// CallbacksAbandoned counts callbacks given up after all resends.
-	CallbacksAbandoned int `json:"callbacks_abandoned"`
-	// CallbacksDropped counts orders whose callbacks were never sent
-	// because MaxPending was reached.
-	CallbacksDropped int `json:"callbacks_dropped"`
-	// Pending is the number of orders with callbacks still to deliver.
-	Pending int `json:"pending"`
+	// Counts are the result-callback counters (sent, OK, failed,
+	// abandoned, dropped, pending).
+	simkit.Counts
 	// DuplicateChargeIDs counts orders whose chargeId had been received
 	// before. They are acked (retCode 0) and otherwise ignored: the module
 	// recharges once per chargeId.
@@ -300,18 +290,12 @@ func (s *Sim) Close() error {
 
 // Stats returns a snapshot of the counters.
 func (s *Sim) Stats() Stats {
-	cb := s.courier.Counts()
 	st := Stats{
-		Received:           int(s.received.Load()),
-		BadSign:            int(s.badSign.Load()),
-		Malformed:          int(s.malformed.Load()),
-		Acked:              int(s.acked.Load()),
-		CallbacksSent:      cb.Sent,
-		CallbacksOK:        cb.OK,
-		CallbacksFailed:    cb.Failed,
-		CallbacksAbandoned: cb.Abandoned,
-		CallbacksDropped:   cb.Dropped,
-		Pending:            cb.Pending,
+		Counts:    s.courier.Counts(),
+		Received:  int(s.received.Load()),
+		BadSign:   int(s.badSign.Load()),
+		Malformed: int(s.malformed.Load()),
+		Acked:     int(s.acked.Load()),
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
