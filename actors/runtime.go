@@ -106,7 +106,7 @@ type Deps struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// AcceptBusy reports that the operator API is busy accepting orders;
-	// placing then yields to it (PlacementPolicy.BusyPlacing). Nil: never.
+	// placing then yields to it (PlacementPolicy.BusyRate, MaxDefer). Nil: never.
 	AcceptBusy func() bool
 }
 
@@ -188,9 +188,9 @@ func (rt *Runtime) Backlog() int { return rt.placement.backlog() }
 func (rt *Runtime) Placing() int { return rt.placement.inPlacing() }
 
 // Close stops the runtime. Orders waiting in the placement backlog stay
-// accepted in the log. Submissions already talking to a supplier get up
-// to drain to finish, so their answers are logged rather than left
-// uncertain; then the actor system and the notifier stop.
+// accepted in the log. Orders already being placed and submissions talking
+// to a supplier get up to drain to finish, so their answers are logged
+// rather than left uncertain; then the actor system and the notifier stop.
 func (rt *Runtime) Close() { rt.CloseWithin(10 * time.Second) }
 
 // CloseWithin is Close with its own drain bound. Later calls do nothing.
@@ -200,12 +200,11 @@ func (rt *Runtime) CloseWithin(drain time.Duration) {
 
 func (rt *Runtime) closeWithin(drain time.Duration) {
 	// No new placing: queued orders stay "accepted" in the log for the next
-	// start-up, and the drain below waits only for submissions under way.
+	// start-up. Orders dispatched before the stop may be in their placing
+	// step (logged "submitting", about to be sent): the drain lets them go
+	// out too, or the next start-up would have to treat them as uncertain.
 	rt.placement.close()
 	deadline := time.Now().Add(drain)
-	// Orders dispatched before the stop are still in their placing step
-	// (logged "submitting", about to be sent): let them go out too, or the
-	// next start-up would have to treat them as uncertain.
 	for (rt.submitting.Load() > 0 || rt.placement.inPlacing() > 0) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
